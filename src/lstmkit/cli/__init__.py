@@ -14,7 +14,7 @@ import sys
 
 # Task front ends, in the order ``lstmkit --help`` lists them. A module that fails to import (an
 # optional dependency missing) is left out of the listing rather than breaking every other command.
-COMMAND_MODULES = ["demo", "forecast", "anomaly", "study", "inspect", "text"]
+COMMAND_MODULES = ["demo", "forecast", "anomaly", "study", "inspect", "text", "datasets"]
 
 log = logging.getLogger("lstmkit")
 

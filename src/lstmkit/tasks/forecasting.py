@@ -592,7 +592,7 @@ def backtest_run(config: ForecastConfig, data, out: str | Path, *, folds: int = 
     frame = probe._read(data)
     n = len(frame)
     if fold_size is None:
-        fold_size = max(2 * (config.horizon or 1), int(config.test_fraction * n) // 1)
+        fold_size = max(2 * (config.horizon or 1), int(config.test_fraction * n))  # as large as a test part
     fold_config = dataclasses.replace(config, train_fraction=1 - config.val_fraction, test_fraction=0.0)
     per_fold, rows = [], []
     for k, fold in enumerate(walk_forward(n, folds=folds, horizon=fold_size, min_train=n - folds * fold_size)):
