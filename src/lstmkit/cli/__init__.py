@@ -84,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    """Errors caused by what the user gave (files, columns, values) rather than by a bug."""
+    """Errors caused by what the user gave (files, columns, values) or has installed, rather than by a bug."""
+    from lstmkit.data.errors import MissingDependencyError
+
     return isinstance(exc, (UsageError, ValueError, FileNotFoundError, FileExistsError, PermissionError,
-                            IsADirectoryError, NotADirectoryError))
+                            IsADirectoryError, NotADirectoryError, MissingDependencyError))
 
 
 def _version() -> str:
