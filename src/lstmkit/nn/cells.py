@@ -6,13 +6,12 @@ across in both directions.
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor, _VF
 
 from lstmkit.nn import functional as F_
-from lstmkit.nn.init import check_init_name, init_gate_blocks_, set_forget_bias_
+from lstmkit.nn.init import check_forget_bias, check_init_name, init_biases_, init_gate_blocks_, set_forget_bias_
 from lstmkit.nn.layers import check_backend
 
 
@@ -48,12 +47,7 @@ class _Cell(torch.nn.Module):
         init_gate_blocks_(self.weight_ih, self._num_gates, self.input_init, hidden_size=self.hidden_size)
         init_gate_blocks_(self.weight_hh, self._num_gates, self.recurrent_init, hidden_size=self.hidden_size)
         if self.bias:
-            with torch.no_grad():
-                for b in (self.bias_ih, self.bias_hh):
-                    if self.input_init == "uniform":
-                        init_gate_blocks_(b.unsqueeze(1), 1, "uniform", hidden_size=self.hidden_size)
-                    else:
-                        b.zero_()
+            init_biases_(self.bias_ih, self.bias_hh, self.input_init, hidden_size=self.hidden_size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -110,10 +104,7 @@ class LSTMCell(_Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, backend: str = "auto",
                  input_init: str = "xavier_uniform", recurrent_init: str = "orthogonal",
                  forget_bias: float | None = 1.0, device=None, dtype=None) -> None:
-        if forget_bias is not None and (isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float))
-                                        or not math.isfinite(forget_bias)):
-            raise ValueError(f"LSTMCell: forget_bias must be a finite number or None, got {forget_bias!r}")
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.forget_bias = check_forget_bias(forget_bias, "LSTMCell")
         super().__init__(input_size, hidden_size, bias, backend=backend, input_init=input_init,
                          recurrent_init=recurrent_init, device=device, dtype=dtype)
 

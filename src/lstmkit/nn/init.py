@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["INITIALIZERS", "init_gate_blocks_", "set_forget_bias_", "check_init_name"]
+__all__ = ["INITIALIZERS", "init_biases_", "init_gate_blocks_", "set_forget_bias_", "check_init_name"]
 
 
 def _xavier_uniform_(w: Tensor, gain: float = 1.0) -> Tensor:
@@ -65,6 +65,15 @@ INITIALIZERS: dict[str, Callable[..., Tensor]] = {
 }
 
 
+def check_forget_bias(value, who: str) -> float | None:
+    """``value`` as a float (or None), or a clear error for anything that is not a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{who}: forget_bias must be a finite number or None, got {value!r}")
+    return float(value)
+
+
 def check_init_name(name: str, what: str) -> str:
     if name not in INITIALIZERS:
         raise ValueError(f"unknown {what} {name!r}; expected one of {sorted(INITIALIZERS)}")
@@ -85,6 +94,17 @@ def init_gate_blocks_(weight: Tensor, num_gates: int, name: str, *, hidden_size:
         else:
             INITIALIZERS[name](block)
     return weight
+
+
+@torch.no_grad()
+def init_biases_(bias_ih: Tensor, bias_hh: Tensor, input_init: str, *, hidden_size: int) -> None:
+    """Zero both bias vectors (Keras' default), or draw them with torch's uniform scheme when
+    ``input_init == "uniform"``, which covers biases too."""
+    for bias in (bias_ih, bias_hh):
+        if input_init == "uniform":
+            init_gate_blocks_(bias.unsqueeze(1), 1, "uniform", hidden_size=hidden_size)
+        else:
+            bias.zero_()
 
 
 @torch.no_grad()

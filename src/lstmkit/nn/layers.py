@@ -21,7 +21,6 @@ D = 2 if bidirectional else 1.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Callable, Sequence
 
@@ -30,7 +29,7 @@ from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.nn import functional as F_
-from lstmkit.nn.init import check_init_name, init_gate_blocks_, set_forget_bias_
+from lstmkit.nn.init import check_forget_bias, check_init_name, init_biases_, init_gate_blocks_, set_forget_bias_
 from lstmkit.registry import register_model
 
 BACKENDS = ("auto", "native", "reference")
@@ -146,12 +145,7 @@ class _StackedRecurrent(torch.nn.Module):
                     proj_init = "uniform" if self.input_init == "uniform" else "xavier_uniform"
                     init_gate_blocks_(w["weight_hr"], 1, proj_init, hidden_size=self.hidden_size)
                 if w["bias_ih"] is not None:
-                    with torch.no_grad():
-                        for b in (w["bias_ih"], w["bias_hh"]):
-                            if self.input_init == "uniform":  # torch's own scheme covers biases too
-                                init_gate_blocks_(b.unsqueeze(1), 1, "uniform", hidden_size=self.hidden_size)
-                            else:
-                                b.zero_()
+                    init_biases_(w["bias_ih"], w["bias_hh"], self.input_init, hidden_size=self.hidden_size)
                     self._init_bias_extra(w["bias_ih"], w["bias_hh"])
 
     def _init_bias_extra(self, bias_ih: Tensor, bias_hh: Tensor) -> None:
@@ -458,10 +452,7 @@ class LSTM(_StackedRecurrent):
                  proj_size: int = 0, *, backend: str = "auto", input_init: str = "xavier_uniform",
                  recurrent_init: str = "orthogonal", forget_bias: float | None = 1.0,
                  device=None, dtype=None) -> None:
-        if forget_bias is not None and (isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float))
-                                        or not math.isfinite(forget_bias)):
-            raise ValueError(f"LSTM: forget_bias must be a finite number or None, got {forget_bias!r}")
-        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.forget_bias = check_forget_bias(forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, backend=backend, input_init=input_init, recurrent_init=recurrent_init,
                          device=device, dtype=dtype)
