@@ -52,3 +52,14 @@ def test_trainer_state_refuses_missing_foreign_and_arbitrary_objects(tmp_path):
     torch.save({"format_version": 1, "obj": torch.nn.Linear(1, 1)}, tmp_path / "objects.pt")
     with pytest.raises(CheckpointError, match="is not a readable trainer state file"):
         load_trainer_state(tmp_path / "objects.pt")
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+
+    from lstmkit.train.checkpoint import atomic_write_text
+
+    path = atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -50,6 +50,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates the file 0600; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -59,6 +61,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
