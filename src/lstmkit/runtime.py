@@ -20,17 +20,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# Measured by benchmarks/bench_lstm.py on the 2-core development machine (see README, "Speed"):
-# for hidden sizes up to DEFAULT_SMALL_HIDDEN a single thread is as fast as two and does not suffer
-# the 10-100x stalls two OpenMP threads see when the other core is busy.
-DEFAULT_SMALL_HIDDEN = 128
+# Measured by benchmarks/bench_lstm.py on the 2-core development machine (README, "Speed"): with the
+# other core idle, a second thread speeds up a training step 1.47x at H = 64, 1.52x at H = 128 and
+# 1.93x at H = 256; with the other core busy, two threads stalled (0.23x at H = 128). Below H = 64
+# (the forecaster's H = 32 with batches of 32) per-step overhead dominates, so one thread is kept.
+DEFAULT_SMALL_HIDDEN = 32
 
 
 def set_num_threads(threads: int | str = "auto", *, hidden_size: int | None = None) -> int:
     """Set torch's intra-op thread count and return it.
 
-    ``threads="auto"`` uses one thread for small models (``hidden_size <= 128``) and every core
-    otherwise; the environment variable ``LSTMKIT_NUM_THREADS`` overrides "auto".
+    ``threads="auto"`` uses one thread for small models (``hidden_size <= 32``) and every core
+    otherwise; the environment variable ``LSTMKIT_NUM_THREADS`` overrides "auto" (set it to 1 on a
+    machine whose other cores are busy).
     """
     if threads == "auto":
         env = os.environ.get("LSTMKIT_NUM_THREADS")
