@@ -340,7 +340,7 @@ class _StackedRecurrent(torch.nn.Module):
         ``record``, if given, receives one ``(layer, direction, per_step_records)`` entry per
         direction, where ``per_step_records[t]`` is whatever the step function recorded at time t.
         """
-        T, N = x.shape[0], x.shape[1]
+        T = x.shape[0]
         valid = None
         if lengths is not None:
             # (T, N, 1) True where step t lies inside sequence n

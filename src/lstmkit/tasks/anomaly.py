@@ -56,7 +56,8 @@ from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks import anomaly_eval as ae
 from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
-from lstmkit.train.checkpoint import atomic_write_text
+from lstmkit.train.checkpoint import atomic_write_text, write_json
+from lstmkit.config import DictConfig
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ TRANSFORMS = ("none", "diff", "logdiff")
 
 # ---------------------------------------------------------------------------------------- config
 @dataclass
-class AnomalyConfig:
+class AnomalyConfig(DictConfig):
     """Everything that defines an anomaly detector."""
 
     columns: list[str]  # the series (one or more columns) to watch
@@ -129,16 +130,6 @@ class AnomalyConfig:
         if not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "AnomalyConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"AnomalyConfig: unknown fields {unknown}")
-        return cls(**values)
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -703,14 +694,6 @@ def _intervals(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start", "end", "peak_score", "peak_time", "points"])
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def check_out_dir(out: str | Path) -> Path:

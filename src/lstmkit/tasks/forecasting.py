@@ -35,9 +35,7 @@ loss MASE measures. Windows are built so that no target lies outside its split (
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,11 +46,12 @@ import torch
 
 from lstmkit.data import DataError, StandardScaler, make_windows, read_table, seasonal_period, temporal_split
 from lstmkit.nn import LSTM
+from lstmkit.config import DictConfig
 from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks import forecast_eval as fe
 from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
-from lstmkit.train.checkpoint import atomic_write_text
+from lstmkit.train.checkpoint import atomic_write_text, check_run_dir, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ FORMAT_VERSION = 1
 
 # ---------------------------------------------------------------------------------------- config
 @dataclass
-class ForecastConfig:
+class ForecastConfig(DictConfig):
     """Everything that defines a forecasting run. ``None`` means "choose from the data" (see ``resolve``)."""
 
     targets: list[str]
@@ -121,16 +120,6 @@ class ForecastConfig:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ForecastConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"ForecastConfig: unknown fields {unknown}")
-        return cls(**values)
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -551,17 +540,6 @@ class Forecaster:
 
 
 # ---------------------------------------------------------------------------------- run directory
-def check_run_dir(out: str | Path, *, resume: bool) -> Path:
-    """Refuse to write a new run over an existing one; ``resume`` needs the interrupted run's files."""
-    out = Path(out)
-    if resume:
-        if not (out / "trainer_state.pt").exists():
-            raise FileNotFoundError(f"--resume: {out} holds no interrupted run (no trainer_state.pt)")
-    elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty; choose another --out, or pass --resume to continue it")
-    return out
-
-
 def train_run(config: ForecastConfig, data, out: str | Path, *, resume: bool = False) -> dict:
     """``lstmkit forecast train``: fit, evaluate on the test part, and write the run directory.
 
@@ -673,13 +651,3 @@ def _future_index(frame: pd.DataFrame, horizon: int, freq: str | None) -> list:
     return [f"+{h + 1}" for h in range(horizon)]
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

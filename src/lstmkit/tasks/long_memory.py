@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import statistics
@@ -41,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -50,7 +48,7 @@ from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.long_memory_problems import ORDER_CLASSES, PROBLEMS, Problem
 from lstmkit.train import NonFiniteLossError, TrainConfig, Trainer, predict, save_model
-from lstmkit.train.checkpoint import atomic_write_text
+from lstmkit.train.checkpoint import atomic_write_text, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -463,7 +461,7 @@ def run_study(config: LongMemoryConfig, out: str | Path, *, on_run: Callable[[di
     }
     _write_models_and_samples(kept, config, out)
     results["wall_seconds"] = time.perf_counter() - start
-    _write_json(out / "results.json", results)
+    write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", markdown_report(results) + "\n")
     lmp.summary_plot(results, out / "summary.png")
     lmp.learning_curves(results, out / "learning_curves.png")
@@ -499,19 +497,3 @@ def _write_models_and_samples(kept: dict, config: LongMemoryConfig, out: Path) -
             atomic_write_text(out / "samples" / f"{task}-T{length}.csv", frame.to_csv(index_label="step"))
 
 
-def _write_json(path: Path, obj) -> None:
-    def default(value):
-        if isinstance(value, (np.floating, np.integer)):
-            return value.item()
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-    def clean(value):  # NaN/inf are not JSON: write null
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    atomic_write_text(path, json.dumps(clean(obj), indent=1, default=default) + "\n")

@@ -19,7 +19,6 @@ rows, its C chosen on the same validation rows.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from lstmkit.nn import LSTM
 from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
+from lstmkit.config import DictConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ POOLINGS = ("max", "mean", "last")
 
 # ---------------------------------------------------------------------------------------- config
 @dataclass
-class ClassifyConfig:
+class ClassifyConfig(DictConfig):
     """A text-classification run."""
 
     text_column: str = "text"
@@ -96,16 +96,6 @@ class ClassifyConfig:
     def tokenizer(self) -> WordTokenizer:
         return WordTokenizer(lower=self.lower, punctuation=True)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ClassifyConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"ClassifyConfig: unknown fields {unknown}")
-        return cls(**values)
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -453,7 +443,7 @@ def train_run(config: ClassifyConfig, data, out: str | Path) -> dict:
     ``predictions.csv`` (every test row: text, label, the model's and the baseline's prediction). The
     data is read and checked before anything is written.
     """
-    from lstmkit.tasks.forecasting import check_run_dir, write_json
+    from lstmkit.train.checkpoint import check_run_dir, write_json
     from lstmkit.train.checkpoint import atomic_write_text
 
     out = check_run_dir(out, resume=False)

@@ -23,7 +23,6 @@ training ids are scored on the same tokens.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.text_ngram import KneserNeyLM
 from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
+from lstmkit.config import DictConfig
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ LEVELS = ("word", "char")
 
 # ---------------------------------------------------------------------------------------- config
 @dataclass
-class LMConfig:
+class LMConfig(DictConfig):
     """A language-modelling run. ``None`` means "the level's default" (see ``__post_init__``)."""
 
     level: str = "word"  # "word" or "char"
@@ -109,16 +109,6 @@ class LMConfig:
             return WordTokenizer(lower=self.lower, punctuation=True, lines=True)
         return CharTokenizer(lower=self.lower)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "LMConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"LMConfig: unknown fields {unknown}")
-        return cls(**values)
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -471,7 +461,7 @@ def train_run(config: LMConfig, text: str, out: str | Path) -> dict:
     ``sample.txt`` (a seeded continuation of the corpus's first line). The corpus is checked before
     anything is written, so bad input leaves no files.
     """
-    from lstmkit.tasks.forecasting import check_run_dir, write_json
+    from lstmkit.train.checkpoint import check_run_dir, write_json
     from lstmkit.train.checkpoint import atomic_write_text
 
     out = check_run_dir(out, resume=False)

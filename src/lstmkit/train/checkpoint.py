@@ -69,6 +69,39 @@ def _umask() -> int:
     return mask
 
 
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """``obj`` as indented JSON, atomically; NumPy scalars become numbers, NaN and inf become null."""
+    import json
+    import math
+
+    def default(value):
+        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # NumPy / torch scalars
+            return value.item()
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return atomic_write_text(path, json.dumps(clean(obj), indent=2, default=default) + "\n")
+
+
+def check_run_dir(out: str | os.PathLike, *, resume: bool = False) -> Path:
+    """Refuse to write a new run over an existing one; ``resume`` needs the interrupted run's files."""
+    out = Path(out)
+    if resume:
+        if not (out / TRAINER_STATE).exists():
+            raise FileNotFoundError(f"--resume: {out} holds no interrupted run (no {TRAINER_STATE})")
+    elif out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose another --out, or pass --resume to continue it")
+    return out
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 

@@ -5,10 +5,11 @@ resumed (and audited) from its run directory alone.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
+
+from lstmkit.config import DictConfig
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("plateau", "cosine", "onecycle")
@@ -17,7 +18,7 @@ TBPTT_UPDATES = ("segment", "batch")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     # --- loop -------------------------------------------------------------------------------------
     epochs: int = 10
     # Global batch size: under DDP each of W processes gets batch_size // W samples, so the update is
@@ -122,16 +123,6 @@ class TrainConfig:
         """True when the model follows the stateful protocol ``model(x, state) -> (pred, state)``."""
         return self.tbptt_steps is not None or self.carry_state
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown fields {unknown}; known fields: {sorted(known)}")
-        return cls(**values)
 
 
 def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
