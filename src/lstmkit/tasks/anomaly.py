@@ -55,7 +55,7 @@ from lstmkit.nn import LSTM
 from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks import anomaly_eval as ae
-from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
+from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, write_task_config
 from lstmkit.train.checkpoint import atomic_write_text, write_json
 from lstmkit.config import DictConfig
 
@@ -519,10 +519,7 @@ class AnomalyDetector:
 
     # ---- files -----------------------------------------------------------------------------------
     def _write_config(self, run_dir, train_config: TrainConfig | None = None) -> None:
-        sections = {"task": {"name": "anomaly", **self.config.to_dict()}, "data": self.state}
-        if train_config is not None:
-            sections["train"] = train_config.to_dict()
-        update_config(run_dir, sections)
+        write_task_config(run_dir, "anomaly", self.config, self.state, train_config)
 
     def save(self, directory: str | Path) -> Path:
         """``config.json`` (task, scaler, split, thresholds, model) + ``model.safetensors``."""

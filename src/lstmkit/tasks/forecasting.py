@@ -50,7 +50,7 @@ from lstmkit.config import DictConfig
 from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks import forecast_eval as fe
-from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
+from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, write_task_config
 from lstmkit.train.checkpoint import atomic_write_text, check_run_dir, write_json
 
 logger = logging.getLogger(__name__)
@@ -514,10 +514,7 @@ class Forecaster:
 
     # ---- files ---------------------------------------------------------------------------------
     def _write_config(self, run_dir, train_config: TrainConfig | None = None) -> None:
-        sections = {"task": {"name": "forecast", **self.config.to_dict()}, "data": self.state}
-        if train_config is not None:
-            sections["train"] = train_config.to_dict()
-        update_config(run_dir, sections)
+        write_task_config(run_dir, "forecast", self.config, self.state, train_config)
 
     def save(self, directory: str | Path) -> Path:
         """``config.json`` (task, preprocessing state, model) + ``model.safetensors``."""

@@ -34,7 +34,7 @@ from lstmkit.data.text import Vocabulary, WordTokenizer, check_texts, stratified
 from lstmkit.nn import LSTM
 from lstmkit.registry import register_model
 from lstmkit.runtime import seed_everything
-from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, update_config
+from lstmkit.train import TrainConfig, Trainer, load_model, read_config, save_model, write_task_config
 from lstmkit.config import DictConfig
 
 logger = logging.getLogger(__name__)
@@ -400,11 +400,7 @@ class TextClassifier:
 
     # ---- files -----------------------------------------------------------------------------------
     def _write_config(self, run_dir, train_config: TrainConfig | None = None) -> None:
-        sections = {"task": {"name": TASK_NAME, **self.config.to_dict()},
-                    "data": {**self.state, "tokenizer": self.tokenizer.to_dict(), "vocabulary": self.vocab.to_dict()}}
-        if train_config is not None:
-            sections["train"] = train_config.to_dict()
-        update_config(run_dir, sections)
+        write_task_config(run_dir, TASK_NAME, self.config, {**self.state, "tokenizer": self.tokenizer.to_dict(), "vocabulary": self.vocab.to_dict()}, train_config)
 
     def save(self, directory: str | Path) -> Path:
         """``config.json`` (task, tokenizer, vocabulary, classes, model) + ``model.safetensors``."""

@@ -19,7 +19,7 @@ from lstmkit.train.checkpoint import (
 from lstmkit.train.config import TrainConfig, resolve_device
 from lstmkit.train.distributed import cleanup_distributed, dist_info, init_distributed, is_main_process, make_loader
 from lstmkit.train.lr_finder import LRFinderResult, lr_find
-from lstmkit.train.model_io import FORMAT_VERSION, ModelFileError, load_model, read_config, save_model, update_config
+from lstmkit.train.model_io import FORMAT_VERSION, ModelFileError, load_model, read_config, save_model, update_config, write_task_config
 from lstmkit.train.optim import clip_gradients, make_optimizer, make_scheduler
 from lstmkit.train.early_stopping import EarlyStopping
 from lstmkit.train.evaluation import evaluate, predict
@@ -60,4 +60,5 @@ __all__ = [
     "split_time",
     "tbptt_backward",
     "update_config",
+    "write_task_config",
 ]

@@ -67,6 +67,16 @@ def update_config(directory: str | os.PathLike, sections: dict) -> dict:
     return config
 
 
+
+def write_task_config(directory: str | os.PathLike, task: str, config, data: dict, train_config=None) -> dict:
+    """Record a task's run in ``config.json``: ``{"task": {"name": task, **config}, "data": data,
+    "train": train_config}`` (``config``/``train_config`` are dataclass configs with ``to_dict()``),
+    keeping every other section, e.g. the model's."""
+    sections = {"task": {"name": task, **config.to_dict()}, "data": data}
+    if train_config is not None:
+        sections["train"] = train_config.to_dict()
+    return update_config(directory, sections)
+
 # ----------------------------------------------------------------------------------------- weights
 def _unique_tensors(state_dict: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """CPU copies of the tensors, each stored once, and ``{alias: stored name}`` for tied weights.
