@@ -1,7 +1,7 @@
 """Anomaly detection on real series: event precision, recall and F1 of both detectors against a rolling
 z-score baseline, and the streaming engine's throughput.
 
-Data (offline, see shared/DATA.md):
+Data (offline, shipped inside packages; `lstmkit datasets list` names each source):
 * labelled real series: MIT-BIH ECG excerpt and the Yahoo S5 excerpt (sktime's data files);
 * real series with injected, labelled anomalies (2 each of spike, level shift, flat line, noise burst,
   placed at random in the part not trained on, fixed seed): Seattle daily temp_max and GOOG daily close.
@@ -30,8 +30,8 @@ import pandas as pd
 import torch
 
 from lstmkit.data import load_dataset
-from lstmkit.tasks import anomaly_eval as ae
-from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector, parse_line
+from lstmkit.metrics.events import runs
+from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector, inject_anomalies, parse_line
 
 
 def data_sets():
@@ -43,11 +43,11 @@ def data_sets():
     sets["yahoo S5"] = (yahoo[["value", "label"]], 400, "diff")
     weather = load_dataset("seattle_weather")
     n = len(weather)
-    values, labels = ae.inject_anomalies(weather["temp_max"].to_numpy(), n // 2, n, seed=0)
+    values, labels = inject_anomalies(weather["temp_max"].to_numpy(), n // 2, n, seed=0)
     sets["seattle temp_max + injected"] = (pd.DataFrame({"value": values, "label": labels}), n // 2, "none")
     goog = load_dataset("stocks", symbol="GOOG")
     n = len(goog)
-    values, labels = ae.inject_anomalies(goog["close"].to_numpy(), n // 2, n, seed=0)
+    values, labels = inject_anomalies(goog["close"].to_numpy(), n // 2, n, seed=0)
     sets["GOOG close + injected"] = (pd.DataFrame({"value": values, "label": labels}), n // 2, "logdiff")
     return sets
 
@@ -72,7 +72,7 @@ def accuracy_table(methods, seeds, epochs):
     sets = data_sets()
     print(f"{'data set':30} {'detector':26} {'prec':>5} {'rec':>5} {'F1':>5}  found/events, false positives")
     for name, (frame, n_train, transform) in sets.items():
-        events = len(ae.runs(frame["label"].to_numpy()[n_train:]))
+        events = len(runs(frame["label"].to_numpy()[n_train:]))
         print(f"--- {name}: {len(frame)} rows, trained on rows < {n_train}, {events} labelled events after; "
               f"transform {transform}")
         baseline = None

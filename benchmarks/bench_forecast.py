@@ -16,7 +16,7 @@ import time
 import torch
 
 from lstmkit.data.datasets import load_dataset
-from lstmkit.tasks.forecasting import ForecastConfig, Forecaster
+from lstmkit.tasks.forecast import ForecastConfig, Forecaster
 
 # Published peers, measured on this machine on the same protocol (issue 5): test MASE.
 PEERS = {

@@ -27,7 +27,8 @@ import pandas as pd
 
 from lstmkit.data.datasets import cache_dir, load_dataset
 from lstmkit.runtime import set_num_threads
-from lstmkit.tasks.text import ClassifyConfig, LMConfig, train_classifier, train_lm
+from lstmkit.tasks.base import train_run
+from lstmkit.tasks.text import ClassifyConfig, LanguageModel, LMConfig, TextClassifier
 
 TRAGEDIES = ["hamlet", "macbeth", "lear", "othello", "romeo_and_juliet", "julius_caesar"]
 VADER = "vaderSentiment==3.3.2"
@@ -47,7 +48,7 @@ def bench_lm(out: Path, quick: bool) -> dict:
     config = LMConfig(level="word", hidden_size=128, max_vocab=10000, epochs=2 if quick else 6)
     set_num_threads("auto", hidden_size=config.hidden_size)
     start = time.perf_counter()
-    result = train_lm(config, text, out / "shakespeare-lm")
+    result = train_run(LanguageModel(config), text, out / "shakespeare-lm")
     seconds = time.perf_counter() - start
     split = result["split"]
     print(f"\nShakespeare, six tragedies ({len(text):,} characters, {split['tokens']:,} word tokens, vocabulary "
@@ -71,7 +72,7 @@ def bench_classify(name: str, frame: pd.DataFrame, out: Path, quick: bool, bidir
     set_num_threads("auto", hidden_size=config.hidden_size)
     start = time.perf_counter()
     run = out / f"{name}-{'bilstm' if bidirectional else 'lstm'}"
-    result = train_classifier(config, str(path), run)
+    result = train_run(TextClassifier(config), str(path), run)
     seconds = time.perf_counter() - start
     counts = frame["label"].value_counts().to_dict()
     split = result["split"]

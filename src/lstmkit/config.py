@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from lstmkit.errors import ConfigError
+
 
 class DictConfig:
     """Mixin for ``@dataclass`` configs (TrainConfig, the tasks' configs).
@@ -19,5 +21,5 @@ class DictConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{cls.__name__}: unknown fields {unknown}; known fields: {sorted(known)}")
+            raise ConfigError(f"{cls.__name__}: unknown fields {unknown}; known fields: {sorted(known)}")
         return cls(**values)

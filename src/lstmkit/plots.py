@@ -4,98 +4,243 @@ Figures are drawn on the Agg backend (no display needed) and closed after saving
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` through a temporary file and a rename, then close it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+    """Write ``fig`` to ``path`` as PNG through :func:`lstmkit.files.atomic_write`, then close it."""
+    from lstmkit.files import atomic_write
+
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _times(values: Sequence) -> np.ndarray | pd.DatetimeIndex:
+    """Time labels as a DatetimeIndex when they are dates (ISO strings, timestamps), else as an array
+    (row numbers stay numbers: they are not read as nanoseconds since 1970)."""
+    index = pd.Index(values)
+    if isinstance(index, pd.DatetimeIndex):
+        return index
+    if pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
+        return np.asarray(values)
     try:
-        return pd.to_datetime(pd.Index(values))
+        return pd.to_datetime(index)
     except (TypeError, ValueError):
         return np.asarray(values)
 
 
-def forecast_plot(history: pd.Series, forecasts: pd.DataFrame, path: str | Path, *, title: str = "",
-                  baseline: str = "seasonal_naive", quantile_columns: tuple[str, str] | None = None) -> Path:
-    """Two panels for one target.
+def _infer_freq(times) -> str | None:
+    from lstmkit.data import infer_frequency
 
-    Top: the series, with the test part's rolling one-step-ahead and last-step-ahead forecasts of the
-    model (and ``baseline``). Bottom: the last test window's whole horizon, with the quantile band
-    when ``quantile_columns`` = (low, high) is given.
-    ``forecasts`` has the columns of ``forecast.csv``: origin, time, step, actual, forecast, baselines.
-    """
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
-    start = forecasts["time"].iloc[0]
+    if not isinstance(times, pd.DatetimeIndex) or len(times) < 3:
+        return None
+    try:
+        return infer_frequency(times)
+    except (TypeError, ValueError):  # DataError is a ValueError: irregular times count plain steps
+        return None
+
+
+def _step_unit(freq: str | None) -> str | None:
+    """The calendar unit of one step of ``freq`` ("day", "month", ...), or None (plain "step")."""
+    if not freq:
+        return None
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except (TypeError, ValueError):
+        return None
+    if offset is None or offset.n != 1:
+        return None
+    base = offset.rule_code.split("-")[0]
+    if base in ("s", "S"):
+        return "second"
+    if base in ("min", "T"):
+        return "minute"
+    if base in ("h", "H"):
+        return "hour"
+    if base == "D":
+        return "day"
+    if base in ("B", "C"):
+        return "business day"
+    if base == "W":
+        return "week"
+    stem = base.rstrip("SE")
+    if stem in ("M", "BM", "CBM"):
+        return "month"
+    if stem in ("Q", "BQ"):
+        return "quarter"
+    if stem in ("A", "Y", "BA", "BY"):
+        return "year"
+    return None
+
+
+def _ahead(steps: int, unit: str | None) -> str:
+    """'1 day ahead', '7 days ahead', '1 step ahead'."""
+    unit = unit or "step"
+    return f"{steps} {unit}{'' if steps == 1 else 's'} ahead"
+
+
+def _format_time(value, unit: str | None = None) -> str:
+    """A time label as a person writes it: 2015-12-24, 1959-12 (monthly), 2015-12-24 06:00; row numbers as they are."""
+    times = _times([value])
+    if not isinstance(times, pd.DatetimeIndex):
+        return str(value)
+    t = times[0]
+    if unit in ("month", "quarter"):
+        return t.strftime("%Y-%m")
+    if unit == "year":
+        return t.strftime("%Y")
+    if t == t.normalize():
+        return t.strftime("%Y-%m-%d")
+    return t.strftime("%Y-%m-%d %H:%M" if t.second == 0 else "%Y-%m-%d %H:%M:%S")
+
+
+def _interval_label(low: str, high: str) -> str:
+    """'80% interval (q0.1-q0.9)' for the quantile columns q0.1 and q0.9."""
+    try:
+        coverage = 100 * (float(high.lstrip("q")) - float(low.lstrip("q")))
+    except ValueError:
+        return f"{low}-{high} band"
+    return f"{coverage:.3g}% interval ({low}-{high})"
+
+
+class _ConciseDates(matplotlib.dates.ConciseDateFormatter):
+    """matplotlib's concise date labels, made to name the whole period: the offset under the axis
+    reads "2015-Dec to 2016-Jan" when the ticks span two (matplotlib names only the last), and when
+    the year is shown only where it changes, the first tick names its year too ("May\\n2015")."""
+
+    _span = ""
+
+    def format_ticks(self, values):
+        values = list(values)
+        if len(values) < 2:
+            self._span = ""
+            return super().format_ticks(values)
+        super().format_ticks(values[::-1])  # the same labelling level, offset taken from the first tick
+        first = super().get_offset()
+        labels = super().format_ticks(values)
+        last = super().get_offset()
+        self._span = f"{first} to {last}" if first and first != last else last
+        if not last and labels[0] and not labels[0].isdigit():
+            labels[0] += "\n" + matplotlib.dates.num2date(values[0], tz=self._tz).strftime("%Y")
+        return labels
+
+    def get_offset(self):
+        return self._span
+
+
+def _time_axis(ax, times, label: str) -> None:
+    """Dates on a time axis (concise labels: year, month, day as the range needs), and its label."""
+    if isinstance(times, pd.DatetimeIndex):
+        locator = matplotlib.dates.AutoDateLocator(minticks=4, maxticks=10)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(_ConciseDates(locator))
+    ax.set_xlabel(label)
+
+
+class _PlainLog(matplotlib.ticker.LogFormatter):
+    """Log-axis labels as plain numbers (0.3, 1, 20 rather than 3 x 10^-1); matplotlib chooses which
+    ticks get one."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def _legend_outside(ax, handles=None):
+    """The legend to the right of the axes, so it never hides the data."""
+    kwargs = {"handles": handles} if handles is not None else {}
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8,
+                     frameon=False, **kwargs)
+
+
+def forecast_figure(history: pd.Series, forecasts: pd.DataFrame, *, title: str = "",
+                    baseline: str = "seasonal_naive", quantile_columns: tuple[str, str] | None = None,
+                    target: str | None = None, time_label: str | None = None, freq: str | None = None):
+    """The figure :func:`forecast_plot` saves (a matplotlib Figure, not closed: for tests and notebooks)."""
+    target = target or (str(history.name) if history.name is not None else "value")
+    time_label = time_label or (str(history.index.name) if history.index.name is not None else "time")
     t_hist = _times(history.index)
-    first = _times([start])[0]
-    context = max(0, int(np.searchsorted(t_hist, first)) - 3 * int(forecasts["step"].max()))
-    top.plot(t_hist[context:], history.to_numpy()[context:], color="0.3", lw=1, label="actual")
+    values = history.to_numpy()
+    unit = _step_unit(freq or _infer_freq(t_hist))
     K = int(forecasts["step"].max())
+    band = quantile_columns if quantile_columns and all(c in forecasts for c in quantile_columns) else None
+    band_label = _interval_label(*band) if band else ""
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7.5), layout="constrained",
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    first = _times([forecasts["time"].iloc[0]])[0]  # the first time of the test part
+    first_row = int(np.searchsorted(t_hist, first))
+    context = max(0, first_row - 3 * K)
+    top.plot(t_hist[context:], values[context:], color="0.3", lw=1, label="actual")
     for step, style in ((1, "-"), (K, "--")) if K > 1 else ((1, "-"),):
         part = forecasts[forecasts["step"] == step]
-        top.plot(_times(part["time"]), part["forecast"], style, color="C0", lw=1.2, label=f"LSTM, {step} step(s) ahead")
+        t_part = _times(part["time"])
+        if band and step == 1:
+            top.fill_between(t_part, part[band[0]], part[band[1]], color="C0", alpha=0.2, lw=0,
+                             label=f"{band_label}, {_ahead(step, unit)}")
+        top.plot(t_part, part["forecast"], style, color="C0", lw=1.2, label=f"LSTM, {_ahead(step, unit)}")
         if baseline in part:
-            top.plot(_times(part["time"]), part[baseline], style, color="C3", lw=0.9, alpha=0.7,
-                     label=f"{baseline.replace('_', ' ')}, {step} step(s) ahead")
-    top.axvline(first, color="0.6", lw=0.8, ls=":")
-    top.set_title(title or "test part: forecasts against the actual series")
-    top.legend(loc="upper left", fontsize=8, ncol=2)
+            top.plot(t_part, part[baseline], style, color="C3", lw=0.9, alpha=0.7,
+                     label=f"{baseline.replace('_', ' ')}, {_ahead(step, unit)}")
+    top.axvline(first, color="k", lw=1, ls=":", label="test part starts")
+    top.set_title(title or "test part: forecasts against the actual series", fontsize=10)
+    top.set_ylabel(target)
+    _time_axis(top, t_hist, time_label)
+    _legend_outside(top)
 
     last_origin = forecasts["origin"].iloc[-1]
     window = forecasts[forecasts["origin"] == last_origin]
     t_win = _times(window["time"])
-    t_first = t_win[0]
-    ctx = history[: np.searchsorted(t_hist, t_first)].iloc[-3 * K:]
-    bottom.plot(_times(ctx.index), ctx.to_numpy(), color="0.3", lw=1, label="history")
-    bottom.plot(t_win, window["actual"], color="0.3", lw=1, ls=":", marker=".", label="actual")
+    start = int(np.searchsorted(t_hist, t_win[0]))
+    lo = max(0, start - 3 * K)
+    t_ctx = t_hist[lo:start]
+    t_all = t_ctx.append(t_win) if isinstance(t_ctx, pd.DatetimeIndex) else np.concatenate([t_ctx, t_win])
+    actual = np.concatenate([values[lo:start], window["actual"].to_numpy()])
+    bottom.plot(t_all, actual, color="0.3", lw=1, marker=".", markevery=list(range(len(t_ctx), len(t_all))),
+                label="actual")
+    if band:
+        bottom.fill_between(t_win, window[band[0]], window[band[1]], color="C0", alpha=0.2, lw=0, label=band_label)
     bottom.plot(t_win, window["forecast"], color="C0", marker=".", label="LSTM forecast")
-    if quantile_columns and all(c in window for c in quantile_columns):
-        low, high = quantile_columns
-        bottom.fill_between(t_win, window[low], window[high], color="C0", alpha=0.2,
-                            label=f"{low[1:]}-{high[1:]} quantile band")
     if baseline in window:
         bottom.plot(t_win, window[baseline], color="C3", alpha=0.7, label=baseline.replace("_", " "))
-    bottom.set_title(f"last test window: {K} steps from {last_origin}")
-    bottom.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    return save_figure(fig, path)
+    if len(t_all) and t_all[0] <= first <= t_all[-1]:
+        bottom.axvline(first, color="k", lw=1, ls=":", label="test part starts")
+    bottom.set_title(f"last test window: forecast from {_format_time(last_origin, unit)}, {_ahead(K, unit)}",
+                     fontsize=10)
+    bottom.set_ylabel(target)
+    _time_axis(bottom, t_hist, time_label)
+    _legend_outside(bottom)
+    return fig
 
 
-def training_curves(history: Sequence[dict], path: str | Path, *, title: str = "training") -> Path:
-    """Train and validation loss per epoch (log scale)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    epochs = [row["epoch"] for row in history]
-    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
-        values = [row.get(key) for row in history]
-        if any(v is not None and v == v for v in values):
-            ax.plot(epochs, values, label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.legend()
+def forecast_plot(history: pd.Series, forecasts: pd.DataFrame, path: str | Path, *, title: str = "",
+                  baseline: str = "seasonal_naive", quantile_columns: tuple[str, str] | None = None,
+                  target: str | None = None, time_label: str | None = None, freq: str | None = None) -> Path:
+    """Two panels for one target.
+
+    Top: the series, with the test part's rolling one-step-ahead and last-step-ahead forecasts of the
+    model (and ``baseline``); a dotted line marks where the test part starts. Bottom: the last test
+    window's whole horizon. The quantile band (``quantile_columns`` = (low, high)) is drawn in both
+    panels (around the one-step-ahead forecasts in the top one).
+    ``forecasts`` has the columns of ``forecast.csv``: origin, time, step, actual, forecast, baselines.
+    ``target`` labels the y axes (default: the series' name), ``time_label`` the time axes (default:
+    the index's name, else "time"); ``freq`` (a pandas frequency, inferred from the index when not
+    given) names the steps ("7 days ahead"). Dates are labelled concisely and legends sit outside
+    the axes.
+    """
+    fig = forecast_figure(history, forecasts, title=title, baseline=baseline, quantile_columns=quantile_columns,
+                          target=target, time_label=time_label, freq=freq)
     return save_figure(fig, path)
 
 

@@ -9,14 +9,32 @@ A registered class provides::
 The registry is filled at import time by ``@register_model("name")`` on the class and never mutated
 afterwards (the same pattern as timm and transformers). ``lstmkit.train.save_model`` writes the name as
 ``model_type``; ``lstmkit.train.load_model`` looks it up here.
+
+Looking a name up imports only the module that defines it (``BUILTIN_MODELS``), so loading a plain
+``lstmkit.nn.LSTM`` imports no application. A name not in that table (a model added by a new
+application that forgot the table) is still found: every module under ``lstmkit.tasks`` is then
+imported once, and a test keeps the table complete.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable, TypeVar
 
 T = TypeVar("T", bound=type)
 
 _MODELS: dict[str, type] = {}
+
+# model_type -> the module whose import registers it.
+BUILTIN_MODELS: dict[str, str] = {
+    "lstm": "lstmkit.nn.layers",
+    "rnn": "lstmkit.nn.layers",
+    "forecaster": "lstmkit.tasks.forecast.model",
+    "anomaly_next_step": "lstmkit.tasks.anomaly.model",
+    "anomaly_autoencoder": "lstmkit.tasks.anomaly.model",
+    "text_lm": "lstmkit.tasks.text.models",
+    "text_classifier": "lstmkit.tasks.text.models",
+    "long_memory_net": "lstmkit.tasks.studies.long_memory.model",
+}
 
 
 def register_model(name: str) -> Callable[[T], T]:
@@ -39,8 +57,12 @@ def register_model(name: str) -> Callable[[T], T]:
 
 
 def get_model_class(name: str) -> type:
-    """The class registered under ``name``; a clear error lists the known names otherwise."""
-    _import_builtin_models()
+    """The class registered under ``name``, importing only the module that defines it; a clear error
+    lists the known names otherwise."""
+    if name not in _MODELS and name in BUILTIN_MODELS:
+        importlib.import_module(BUILTIN_MODELS[name])
+    if name not in _MODELS:
+        _import_all_models()
     try:
         return _MODELS[name]
     except KeyError:
@@ -60,17 +82,19 @@ def model_type_of(model) -> str:
 
 
 def registered_models() -> list[str]:
-    _import_builtin_models()
+    """Every model type lstmkit knows (imports every application: for listings, not for loading)."""
+    _import_all_models()
     return sorted(_MODELS)
 
 
-def _import_builtin_models() -> None:
-    # Importing the modules that define models fills the registry; tasks add theirs the same way.
-    import importlib
+def _import_all_models() -> None:
+    # Importing the modules that define models fills the registry: the table's modules, then every
+    # module of every application package (sub-packages included) for models missing from the table.
     import pkgutil
 
-    import lstmkit.nn  # noqa: F401
     import lstmkit.tasks as tasks
 
-    for info in pkgutil.iter_modules(tasks.__path__):
-        importlib.import_module(f"lstmkit.tasks.{info.name}")
+    for module in sorted(set(BUILTIN_MODELS.values())):
+        importlib.import_module(module)
+    for info in pkgutil.walk_packages(tasks.__path__, prefix="lstmkit.tasks."):
+        importlib.import_module(info.name)

@@ -1,4 +1,4 @@
-"""Tokenisers, vocabulary, text-column checks and the stratified split (lstmkit.data.text)."""
+"""Tokenisers, vocabulary, text-column checks (lstmkit.data.text) and the stratified split (lstmkit.data.splits)."""
 import json
 
 import numpy as np
@@ -16,9 +16,9 @@ from lstmkit.data.text import (
     WordTokenizer,
     check_texts,
     detokenize,
-    stratified_split,
     tokenizer_from_dict,
 )
+from lstmkit.data.splits import stratified_split
 
 
 # ------------------------------------------------------------------------------------------ tokenisers
@@ -110,6 +110,9 @@ def test_vocabulary_json_round_trip(tmp_path):
     again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
     assert again.itos_ == vocab.itos_ and again.counts_ == vocab.counts_ and again.max_size == 7
     path = vocab.save(tmp_path / "vocab.json")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # a plain open()'s mode, not 0600
     loaded = Vocabulary.load(path)
     assert loaded.stoi_ == vocab.stoi_
     assert loaded.encode(["\u00e9t\u00e9", "nope"]) == vocab.encode(["\u00e9t\u00e9", "nope"])

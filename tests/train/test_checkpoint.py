@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from lstmkit.files import atomic_write, atomic_write_text
 from lstmkit.train.checkpoint import (
     CheckpointError,
-    atomic_write,
-    atomic_write_text,
     capture_rng_state,
     load_trainer_state,
     restore_rng_state,
@@ -57,7 +56,6 @@ def test_trainer_state_refuses_missing_foreign_and_arbitrary_objects(tmp_path):
 def test_atomic_write_gives_ordinary_permissions(tmp_path):
     import os
 
-    from lstmkit.train.checkpoint import atomic_write_text
 
     path = atomic_write_text(tmp_path / "a.txt", "x")
     mask = os.umask(0)

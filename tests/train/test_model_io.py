@@ -7,7 +7,7 @@ from safetensors.torch import save_file
 from train_models import LastStepModel, SeqModel, TiedModel
 
 from lstmkit.train import FORMAT_VERSION, ModelFileError, load_model, read_config, save_model
-from lstmkit.train.checkpoint import atomic_write_text
+from lstmkit.files import atomic_write_text
 
 
 @pytest.fixture

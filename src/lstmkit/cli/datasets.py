@@ -1,15 +1,15 @@
 """``lstmkit datasets list|export``: the real data sets that ship inside packages, as CSV files."""
 from __future__ import annotations
 
-from lstmkit.cli import UsageError
+from lstmkit.cli.common import add_task, add_verb
+from lstmkit.errors import UsageError
 
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("datasets", help="list the bundled real data sets or export one as CSV")
-    verbs = parser.add_subparsers(dest="verb", metavar="<verb>")
-    listing = verbs.add_parser("list", help="name, task, source and licence of each data set")
+    verbs = add_task(sub, "datasets", help="list the bundled real data sets or export one as CSV")
+    listing = add_verb(verbs, "list", help="name, task, source and licence of each data set")
     listing.set_defaults(run=run_list)
-    export = verbs.add_parser("export", help="write a data set (a table) to a CSV file")
+    export = add_verb(verbs, "export", help="write a data set (a table) to a CSV file")
     export.add_argument("name", help="a name from `lstmkit datasets list`")
     export.add_argument("path", metavar="FILE.csv")
     export.add_argument("--symbol", help="stocks only: AAPL, GOOG, IBM, MSFT or FB")
@@ -29,7 +29,7 @@ def run_export(args) -> int:
     import pandas as pd
 
     from lstmkit.data.datasets import list_datasets, load_dataset
-    from lstmkit.train.checkpoint import atomic_write_text
+    from lstmkit.files import atomic_write_text
 
     names = [info.name for info in list_datasets()]
     if args.name not in names:

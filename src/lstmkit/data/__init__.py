@@ -19,13 +19,9 @@ from lstmkit.data.padding import (
     unpad_sequences,
 )
 from lstmkit.data.scaling import MinMaxScaler, StandardScaler, scaler_from_dict
-from lstmkit.data.splits import Fold, Split, split_windows, temporal_split, walk_forward
-from lstmkit.data.tables import (
-    FILL_METHODS,
-    infer_frequency,
-    read_table,
-    seasonal_period,
-)
+from lstmkit.data.splits import Fold, Split, split_windows, stratified_split, temporal_split, walk_forward
+from lstmkit.data.frequency import infer_frequency, infer_season, seasonal_period
+from lstmkit.data.tables import FILL_METHODS, read_table
 from lstmkit.data.windowing import WindowDataset, make_windows, window_count
 
 __all__ = [
@@ -43,6 +39,7 @@ __all__ = [
     "collate",
     "datasets",
     "infer_frequency",
+    "infer_season",
     "list_datasets",
     "load_dataset",
     "make_windows",
@@ -52,6 +49,7 @@ __all__ = [
     "seasonal_period",
     "sequence_mask",
     "split_windows",
+    "stratified_split",
     "temporal_split",
     "unpad_sequences",
     "walk_forward",

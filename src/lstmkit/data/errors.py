@@ -1,22 +1,10 @@
-"""Errors raised by :mod:`lstmkit.data`.
+"""Errors raised by :mod:`lstmkit.data`, defined once in :mod:`lstmkit.errors`.
 
 Every problem with a user's data (a missing value, an unsorted time column, a series too short for
-one window) raises :class:`DataError`. It subclasses :class:`ValueError`, so existing ``except
-ValueError`` code keeps working, and its message is one self-contained line (it names the column and
-the first offending row) that a command-line front end can print without a traceback.
+one window) raises :class:`DataError`, a :class:`~lstmkit.errors.UserError` and a ``ValueError``: its
+message is one self-contained line (it names the column and the first offending row) that the
+command line prints without a traceback.
 """
-from __future__ import annotations
+from lstmkit.errors import DataError, MissingDependencyError, NotFittedError
 
 __all__ = ["DataError", "MissingDependencyError", "NotFittedError"]
-
-
-class DataError(ValueError):
-    """The data cannot be used as given; the message says where and what to do about it."""
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A transform was used before ``fit`` (same bases as scikit-learn's ``NotFittedError``)."""
-
-
-class MissingDependencyError(ImportError):
-    """An optional package is not installed; the message names what to ``pip install``."""

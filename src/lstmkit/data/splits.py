@@ -14,12 +14,15 @@ Windows (:func:`split_windows`): a window belongs to the split that contains *al
 rows. Its input rows may reach back into the previous split: they are observed history at the time
 of the forecast, which is how the model is used, so that is not a leak. Windows whose targets
 straddle a boundary are dropped.
+
+Labelled rows with no order (texts and their classes) are split by :func:`stratified_split`
+instead: seeded, each class shuffled and cut on its own.
 """
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +37,7 @@ from lstmkit.data.windowing import (
     window_count,
 )
 
-__all__ = ["Fold", "Split", "split_windows", "temporal_split", "walk_forward"]
+__all__ = ["Fold", "Split", "split_windows", "stratified_split", "temporal_split", "walk_forward"]
 
 logger = logging.getLogger(__name__)
 
@@ -219,3 +222,36 @@ def walk_forward(
         t = first + j * step
         out.append(Fold(train=slice(0 if expanding else t - m, t), test=slice(t, t + h)))
     return out
+
+
+def stratified_split(labels: Sequence[Any], *, val: float = 0.1, test: float = 0.2,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of a seeded, stratified train / validation / test split of labelled rows.
+
+    Each class is shuffled (``numpy.random.default_rng(seed)``) and cut on its own: round(test * n_c)
+    rows (at least one) to the test part, round(val * n_c) (at least one when ``val > 0``) to the
+    validation part, the rest to training, so every part has every class in about the same
+    proportions. Each part's indices are returned sorted. A class with too few rows for one in every
+    part is a :class:`DataError`.
+    """
+    if not (0 <= val < 1 and 0 < test < 1 and val + test < 1):
+        raise ValueError(f"val and test must be fractions with val + test < 1 and test > 0, got {val}, {test}")
+    labels = np.asarray(labels, dtype=object)
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[], [], []]
+    needed = 3 if val > 0 else 2
+    for value in sorted(set(labels.tolist()), key=str):
+        rows = np.flatnonzero(labels == value)
+        n = len(rows)
+        if n < needed:
+            raise DataError(f"class {value!r} has {n} example(s); each class needs at least {needed} "
+                            "(one each for training, validation and test)")
+        rows = rng.permutation(rows)
+        n_test = max(1, round(test * n))
+        n_val = max(1, round(val * n)) if val > 0 else 0
+        n_test = min(n_test, n - n_val - 1)
+        parts[2].extend(rows[:n_test])
+        parts[1].extend(rows[n_test : n_test + n_val])
+        parts[0].extend(rows[n_test + n_val :])
+    train, val_rows, test_rows = (np.sort(np.asarray(p, dtype=np.int64)) for p in parts)
+    return train, val_rows, test_rows

@@ -1,30 +1,42 @@
 r"""Reading and validating a user's table (CSV or DataFrame) into a clean numeric time series.
 
 Every problem is either an error that names the column and the first offending row, or is handled
-by an option the caller chose; nothing is fixed silently. Rows are numbered from 0 in the order they
-were read (the first data row of a CSV, under its header, is row 0).
+by an option the caller chose; nothing is fixed silently. Each message is one line that the command
+line prints as it is: it names the command-line flag first and the Python keyword in parentheses.
 
-====================================  ========================================================
-problem                               default: :class:`DataError`; option that handles it
-====================================  ========================================================
+A row is named where a person finds it. In a CSV file that is its **line** in the file: line 1 is
+the header, so the first data row is line 2, unless blank lines (which pandas skips) or quoted
+values spanning several lines come before it; those are counted, and a row spanning lines is named
+by its first line. In a DataFrame it is the **row** position from 0, in the order given (also after
+sorting: the rows keep the numbers they were read with). A CSV read with ``csv_options`` that change
+how lines become rows beyond the plain CSV dialect (``skiprows``, ``comment``, a regular-expression
+``sep``, ...) is numbered like a DataFrame, by rows from 0.
+
+====================================  ==================================================================
+problem                               default: :class:`DataError`; flag (Python keyword) that handles it
+====================================  ==================================================================
 file missing / empty, no rows         error only
 time or value column missing          error only
 unparseable or missing timestamp      error only
-timestamps out of order               ``sort=True`` (stable sort by time)
+timestamps out of order               ``--sort`` (``sort=True``): stable sort by time
 duplicate timestamps                  error only (which row to keep is the user's decision)
-gaps in a regular series              ``fill=...`` inserts the missing timestamps and fills them
-irregular or uninferable timestamps   ``freq="<alias>"`` to state it, ``freq=None`` to skip
-non-numeric value column              error only (choose ``columns=``, or encode it first)
-missing values (NaN)                  ``fill="ffill"`` (causal) or ``fill="interpolate"``
+gaps in a regular series              ``--fill ffill|interpolate`` (``fill=...``) inserts the missing
+                                      timestamps and fills them
+irregular or uninferable timestamps   no flag: ``forecast`` needs a regular grid; ``anomaly`` skips the
+                                      check unless ``--fill`` is given (``freq="<alias>"`` states the
+                                      frequency, ``freq=None`` skips the check)
+non-numeric value column              error only (choose ``--columns``/``--targets``/``--features``
+                                      (``columns=``), or encode it first)
+missing values (NaN)                  ``--fill ffill`` (causal) or ``--fill interpolate``
+                                      (``fill="ffill"`` or ``fill="interpolate"``)
 infinite values                       error only
-====================================  ========================================================
+====================================  ==================================================================
 """
 from __future__ import annotations
 
 import logging
 import os
 import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,127 +45,23 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from lstmkit.data.errors import DataError
+from lstmkit.data.csv_lines import RowNames
+from lstmkit.data.frequency import infer_frequency
 
-__all__ = ["FILL_METHODS", "infer_frequency", "read_table", "seasonal_period"]
+__all__ = ["FILL_METHODS", "read_table"]
 
 logger = logging.getLogger(__name__)
 
 FILL_METHODS = ("ffill", "interpolate")
 
-# Gaps break pandas.infer_freq on the whole index, so the frequency of a gappy series is the most
-# common one among short runs of _CHUNK consecutive timestamps, at up to _MAX_CHUNKS evenly spaced
-# positions (a few ms even for long series).
-_CHUNK = 4
-_MAX_CHUNKS = 256
-
-
-def _infer_freq(times: pd.DatetimeIndex) -> str | None:
-    with warnings.catch_warnings():
-        # pandas >= 3.1 warns that infer_freq will return an offset; to_offset() accepts both.
-        warnings.filterwarnings("ignore", message=".*infer_freq.*")
-        try:
-            found = pd.infer_freq(times)
-        except (TypeError, ValueError):
-            return None
-    return None if found is None else to_offset(found).freqstr
-
-
-def infer_frequency(times: Any) -> str:
-    """The pandas offset alias (``"D"``, ``"MS"``, ``"h"``, ...) of a regular time index.
-
-    ``times`` is anything :class:`pandas.DatetimeIndex` accepts (sorted). If
-    :func:`pandas.infer_freq` fails on the whole index (typically because of gaps), the answer is
-    the most common frequency among runs of 4 consecutive timestamps, so a series with a few
-    missing days is still daily. Raises :class:`DataError` if no frequency can be inferred.
-    """
-    index = pd.DatetimeIndex(times)
-    if len(index) < 3:
-        raise DataError(f"cannot infer a frequency from {len(index)} timestamp(s); need at least 3")
-    found = _infer_freq(index)
-    if found is not None:
-        return found
-    votes: Counter[str] = Counter()
-    last = max(len(index) - _CHUNK, 0)
-    for start in np.unique(np.linspace(0, last, min(last + 1, _MAX_CHUNKS)).astype(int)):
-        chunk = _infer_freq(index[start : start + _CHUNK])
-        if chunk is not None:
-            votes[chunk] += 1
-    if not votes:
-        raise DataError(
-            "cannot infer a regular frequency from the timestamps (they look irregular); "
-            "state it with freq='<pandas offset alias>' or skip the check with freq=None"
-        )
-    return votes.most_common(1)[0][0]
-
-
-def seasonal_period(freq_or_times: Any, *, n: int | None = None) -> int:
-    """The main seasonal period, in steps, for a sampling frequency; 1 means "no seasonality".
-
-    ``freq_or_times`` is a pandas offset alias or offset (then ``n`` is the series length, if
-    known) or the timestamps themselves (then the frequency is inferred and ``n = len(times)``).
-
-    Rule (``k`` is the offset's multiple, e.g. 15 for ``"15min"``; results are rounded, at least 1):
-
-    =======================  ===================================================================
-    frequency                period
-    =======================  ===================================================================
-    sub-daily (h, min, s)    steps per day: hourly 24, 15-minute 96 (cycle: one day)
-    daily                    365 if ``n >= 730`` (two years, so a full year is there to learn and
-                             one to compare), else 7 (weekly); ``kD``: 365/k or 7/k alike
-    business daily (B)       5 (a business week)
-    weekly                   52/k (a year)
-    semi-monthly             24/k
-    monthly                  12/k (a year)
-    quarterly                4/k (a year)
-    yearly                   1
-    =======================  ===================================================================
-    """
-    if isinstance(freq_or_times, (str, pd.DateOffset)):
-        offset = to_offset(freq_or_times)
-    else:
-        times = pd.DatetimeIndex(freq_or_times)
-        offset = to_offset(infer_frequency(times))
-        n = len(times) if n is None else n
-    k = offset.n
-    if k < 1:
-        raise ValueError(f"seasonal_period needs a positive frequency, got {offset.freqstr!r}")
-    offsets = pd.offsets
-    if isinstance(offset, (offsets.YearBegin, offsets.YearEnd, offsets.BYearBegin, offsets.BYearEnd)):
-        return 1
-    for classes, cycle in (
-        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
-        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
-        ((offsets.SemiMonthBegin, offsets.SemiMonthEnd), 24),
-        ((offsets.Week,), 52),
-        ((offsets.BusinessDay, offsets.CustomBusinessDay), 5),
-    ):
-        if isinstance(offset, classes):
-            return max(1, round(cycle / k))
-    try:
-        step = pd.Timedelta(offset)
-    except (TypeError, ValueError):
-        logger.warning("seasonal_period: no rule for frequency %r; using 1", offset.freqstr)
-        return 1
-    day = pd.Timedelta(days=1)
-    if step < day:
-        return max(1, round(day / step))
-    days = step / day
-    yearly = round(365 / days)
-    if n is not None and yearly >= 2 and n >= 2 * yearly:
-        return yearly
-    return max(1, round(7 / days))
-
-
-# ---------------------------------------------------------------------------------------------
-# read_table
-# ---------------------------------------------------------------------------------------------
-
-
-def _load(path_or_df: Any, csv_options: Mapping[str, Any] | None) -> tuple[pd.DataFrame, str, dict[str, Any]]:
-    """The table, a label for messages, and the ``attrs`` the result inherits."""
+def _load(
+    path_or_df: Any, csv_options: Mapping[str, Any] | None
+) -> tuple[pd.DataFrame, str, dict[str, Any], str | None]:
+    """The table, a label for messages, the ``attrs`` the result inherits, and the CSV's path (None for a
+    DataFrame)."""
     if isinstance(path_or_df, pd.DataFrame):
         # A deep copy: the caller's frame is never mutated. Its attrs (e.g. a data set's licence) carry over.
-        return path_or_df.copy(deep=True), "DataFrame", dict(path_or_df.attrs)
+        return path_or_df.copy(deep=True), "DataFrame", dict(path_or_df.attrs), None
     if not isinstance(path_or_df, (str, os.PathLike)):
         raise TypeError(f"read_table expects a CSV path or a pandas DataFrame, got {type(path_or_df).__name__}")
     path = os.fspath(path_or_df)
@@ -168,15 +76,18 @@ def _load(path_or_df: Any, csv_options: Mapping[str, Any] | None) -> tuple[pd.Da
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot read it as CSV: {first_line}") from None
-    return frame, path, {"source": path}
+    return frame, path, {"source": path}, path
 
 
-def _parse_times(values: pd.Series, name: str, source: str, rows: np.ndarray) -> pd.Series:
+def _parse_times(values: pd.Series, name: str, source: str, rows: np.ndarray, where: RowNames) -> pd.Series:
     """Datetime or numeric timestamps; any missing or unparseable one is an error."""
     missing = values.isna().to_numpy()
     if missing.any():
         i = int(np.argmax(missing))
-        raise DataError(f"{source}: time column {name!r} has a missing timestamp at row {rows[i]}")
+        raise DataError(
+            f"{source}: time column {name!r} has a missing timestamp at {where(rows[i])}, where a timestamp "
+            "was expected; fill it in or drop that row"
+        )
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
         if pd.api.types.is_bool_dtype(values):
             raise DataError(f"{source}: time column {name!r} holds booleans, not times")
@@ -187,15 +98,17 @@ def _parse_times(values: pd.Series, name: str, source: str, rows: np.ndarray) ->
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
+        remedy = ("parse the column with pd.to_datetime(..., format=...) first" if where.word == "row" else
+                  "correct it in the file (in Python: parse the column with pd.to_datetime(..., format=...) "
+                  "and pass the DataFrame)")
         raise DataError(
-            f"{source}: time column {name!r}: row {rows[i]} value {values.iloc[i]!r} is not a date/time "
-            "in the format of the rows before it; parse the column yourself (pd.to_datetime(..., format=...)) "
-            "and pass the DataFrame"
+            f"{source}: time column {name!r}: {where(rows[i])} has {values.iloc[i]!r}, not a date/time in the "
+            f"format of the {where.word}s before it; {remedy}"
         )
     return parsed
 
 
-def _check_numeric(frame: pd.DataFrame, columns: Sequence[str], source: str, rows: np.ndarray) -> None:
+def _check_numeric(frame: pd.DataFrame, columns: Sequence[str], source: str, rows: np.ndarray, where: RowNames) -> None:
     for col in columns:
         values = frame[col]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values):
@@ -205,8 +118,8 @@ def _check_numeric(frame: pd.DataFrame, columns: Sequence[str], source: str, row
         if bad.any():
             i = int(np.argmax(bad))
             raise DataError(
-                f"{source}: column {col!r} is not numeric: row {rows[i]} has {values.iloc[i]!r}; "
-                "leave it out with columns=[...] or encode it as numbers first"
+                f"{source}: column {col!r} is not numeric: {where(rows[i])} has {values.iloc[i]!r}, not a number; "
+                "leave it out of --columns/--targets/--features (columns= in Python) or encode it as numbers first"
             )
         raise DataError(
             f"{source}: column {col!r} holds numbers stored as {values.dtype}; convert it with "
@@ -243,13 +156,14 @@ def read_table(
             ``time_column`` uses its index as the time axis.
         time_column: name of the timestamp column; None for a table without one.
         columns: value columns to keep, in this order; default all but the time column.
-        sort: sort rows by time (stable) instead of raising on out-of-order timestamps.
+        sort: sort rows by time (stable) instead of raising on out-of-order timestamps (``--sort`` on
+            the command line).
         fill: how to fill missing values, and the rows inserted for gaps in a regular series:
             ``"ffill"`` carries the last observation forward (causal: uses only the past);
             ``"interpolate"`` draws a straight line to the next observation (linear in time when
             there is a time axis; it looks ahead by the length of the gap). Missing values at the
             start (and, for ``"interpolate"``, at the end) cannot be filled and are an error.
-            None (default): any missing value or gap is an error.
+            None (default): any missing value or gap is an error. (``--fill`` on the command line.)
         freq: frequency check for a datetime time axis: ``"infer"`` (default) infers it with
             :func:`infer_frequency` and requires every timestamp on that grid with no gaps (unless
             ``fill``); a pandas alias such as ``"D"`` states it; None skips the check (irregular
@@ -263,13 +177,15 @@ def read_table(
         plus ``"source"`` (the path) for a file, or the input frame's own ``attrs`` for a DataFrame.
 
     Raises:
-        DataError: with one line naming the column and first offending row (see the module table).
+        DataError: with one line naming the column, the first offending line of a CSV file (or row of a
+            DataFrame), the value found and what was expected, and the flag or keyword that handles it
+            (see the module docstring).
     """
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"fill must be one of {', '.join(map(repr, FILL_METHODS))} or None, got {fill!r}")
     if isinstance(columns, str):
         raise TypeError(f"columns must be a list of column names, got the string {columns!r}")
-    frame, source, attrs = _load(path_or_df, csv_options)
+    frame, source, attrs, path = _load(path_or_df, csv_options)
     if frame.shape[1] == 0:
         raise DataError(f"{source}: the table has no columns")
     if len(frame) == 0:
@@ -279,17 +195,18 @@ def read_table(
         raise DataError(f"{source}: column name {duplicated[0]!r} appears more than once")
     available = ", ".join(map(str, frame.columns))
     rows = np.arange(len(frame))  # input row number of each current row, for messages
+    where = RowNames(path, csv_options, len(frame))  # names them: a CSV's line, a DataFrame's row
 
     # -- the time axis -------------------------------------------------------------------------
     times: pd.Series | None = None
     if time_column is not None:
         if time_column not in frame.columns:
             raise DataError(f"{source}: time column {time_column!r} not found; columns are: {available}")
-        times = _parse_times(frame[time_column], time_column, source, rows)
+        times = _parse_times(frame[time_column], time_column, source, rows, where)
         frame = frame.drop(columns=[time_column])
     elif isinstance(frame.index, pd.DatetimeIndex):
         time_column = frame.index.name or "time"
-        times = _parse_times(frame.index.to_series(index=range(len(frame))), time_column, source, rows)
+        times = _parse_times(frame.index.to_series(index=range(len(frame))), time_column, source, rows, where)
     value_columns = list(frame.columns) if columns is None else list(columns)
     if not value_columns:
         raise DataError(f"{source}: no value columns to read")
@@ -299,10 +216,11 @@ def read_table(
         if col not in frame.columns:
             raise DataError(f"{source}: column {col!r} not found; columns are: {available}")
     if len(set(value_columns)) != len(value_columns):
-        raise DataError(f"{source}: columns lists a name twice: {value_columns}")
+        twice = next(col for i, col in enumerate(value_columns) if col in value_columns[:i])
+        raise DataError(f"{source}: value column {twice!r} is chosen twice: {value_columns}")
     original_index = frame.index
     frame = frame[value_columns].reset_index(drop=True)
-    _check_numeric(frame, value_columns, source, rows)
+    _check_numeric(frame, value_columns, source, rows, where)
 
     inferred: str | None = None
     if times is not None:
@@ -313,8 +231,9 @@ def read_table(
             i = _first_true(backwards) + 1
             if not sort:
                 raise DataError(
-                    f"{source}: time column {time_column!r} is not sorted: row {rows[i]} ({times.iloc[i]}) comes "
-                    f"before row {rows[i - 1]} ({times.iloc[i - 1]}); pass sort=True to sort the rows by time"
+                    f"{source}: time column {time_column!r} is not sorted: {where(rows[i])} ({times.iloc[i]}) is "
+                    f"earlier than {where(rows[i - 1])} ({times.iloc[i - 1]}) before it; pass --sort to sort the "
+                    "rows by time (sort=True in Python)"
                 )
             order = np.argsort(t, kind="stable")
             frame = frame.iloc[order].reset_index(drop=True)
@@ -326,18 +245,20 @@ def read_table(
         if same.any():
             i = _first_true(same) + 1
             raise DataError(
-                f"{source}: time column {time_column!r} has duplicate timestamp {times.iloc[i]} at rows "
-                f"{rows[i - 1]} and {rows[i]}; aggregate or drop duplicates first"
+                f"{source}: time column {time_column!r} has duplicate timestamp {times.iloc[i]} at {where.word}s "
+                f"{where.number(rows[i - 1])} and {where.number(rows[i])}, where one row per timestamp was "
+                "expected; aggregate or drop the duplicates first"
             )
         if pd.api.types.is_datetime64_any_dtype(times):
             index = pd.DatetimeIndex(times, name=time_column)
             if freq is not None:
-                frame, index, rows, inferred = _check_grid(frame, index, rows, freq, fill, source, time_column)
+                frame, index, rows, inferred = _check_grid(frame, index, rows, freq, fill, source, time_column,
+                                                           where)
             frame.index = index
         else:
             frame.index = pd.Index(times, name=time_column)
 
-    frame = _fill_missing(frame, rows, fill, source)
+    frame = _fill_missing(frame, rows, fill, source, where)
     if times is None:
         frame.index = original_index  # no time axis: the rows keep the caller's labels
     frame.attrs = {**attrs, "time_column": time_column, "freq": inferred}
@@ -352,6 +273,7 @@ def _check_grid(
     fill: str | None,
     source: str,
     time_column: str,
+    where: RowNames,
 ) -> tuple[pd.DataFrame, pd.DatetimeIndex, np.ndarray, str | None]:
     """Check that ``index`` lies on a regular grid; insert the gaps' timestamps if ``fill``."""
     if freq == "infer":
@@ -360,8 +282,13 @@ def _check_grid(
             return frame, index, rows, None
         try:
             freq = infer_frequency(index)
-        except DataError as exc:
-            raise DataError(f"{source}: time column {time_column!r}: {exc}") from None
+        except DataError:
+            raise DataError(
+                f"{source}: time column {time_column!r}: cannot infer a regular frequency from the timestamps "
+                "(they look irregular); put them on a regular grid first, or run anomaly without --fill, which "
+                "accepts irregular timestamps (in Python: freq='<pandas offset alias>' states the frequency, "
+                "freq=None skips this check)"
+            ) from None
     else:
         try:
             freq = to_offset(freq).freqstr
@@ -372,8 +299,9 @@ def _check_grid(
     if off_grid.any():
         i = _first_true(off_grid)
         raise DataError(
-            f"{source}: time column {time_column!r} is irregular: row {rows[i]} ({index[i]}) is not on the "
-            f"{freq!r} grid that starts at {index[0]}; pass freq=None to skip the regularity check"
+            f"{source}: time column {time_column!r} is irregular: {where(rows[i])} ({index[i]}) is not on the "
+            f"{freq!r} grid that starts at {index[0]}; correct or drop that row, or run anomaly without --fill, "
+            "which accepts irregular timestamps (freq=None in Python skips this check)"
         )
     if len(grid) == len(index):
         return frame, grid, rows, freq
@@ -382,9 +310,9 @@ def _check_grid(
     if fill is None:
         raise DataError(
             f"{source}: time column {time_column!r} has gaps: {len(missing)} missing {freq!r} timestamp(s), "
-            f"the first {missing[0]} between row {rows[after]} ({index[after]}) and row {rows[after + 1]} "
-            f"({index[after + 1]}); pass fill='ffill' or 'interpolate' to insert and fill them, or freq=None "
-            "to keep the series irregular"
+            f"the first {missing[0]} between {where(rows[after])} ({index[after]}) and {where(rows[after + 1])} "
+            f"({index[after + 1]}); pass --fill ffill or --fill interpolate to insert and fill the missing "
+            "timestamps (fill= in Python, or freq=None to keep the series irregular)"
         )
     logger.info("read_table: %s: inserting %d missing %r timestamps to fill with %r", source, len(missing), freq, fill)
     frame = frame.set_axis(index).reindex(grid).reset_index(drop=True)
@@ -392,32 +320,37 @@ def _check_grid(
     return frame, grid, rows, freq
 
 
-def _fill_missing(frame: pd.DataFrame, rows: np.ndarray, fill: str | None, source: str) -> pd.DataFrame:
+def _fill_missing(frame: pd.DataFrame, rows: np.ndarray, fill: str | None, source: str, where: RowNames) -> pd.DataFrame:
     for col in frame.columns:
         values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
         infinite = np.isinf(values)
         if infinite.any():
             i = _first_true(infinite)
-            raise DataError(f"{source}: column {col!r} has an infinite value ({values[i]}) at row {rows[i]}")
+            raise DataError(
+                f"{source}: column {col!r} has an infinite value ({values[i]}) at {where(rows[i])}, where a finite "
+                "number was expected; replace it or drop that row"
+            )
         missing = np.isnan(values)
         if not missing.any():
             continue
         i = _first_true(missing)
         if fill is None:
             raise DataError(
-                f"{source}: column {col!r} has a missing value at row {rows[i]} ({int(missing.sum())} missing "
-                "in that column); pass fill='ffill' or 'interpolate', or clean the data first"
+                f"{source}: column {col!r} has a missing value at {where(rows[i])} ({int(missing.sum())} missing "
+                "in that column); pass --fill ffill or --fill interpolate (fill= in Python), or clean the data first"
             )
         if missing[0]:
             run = _first_true(~missing) if (~missing).any() else len(missing)
             raise DataError(
-                f"{source}: column {col!r} starts with {run} missing value(s) (from row {rows[0]}); {fill} has "
-                "no earlier value to start from: drop those rows first"
+                f"{source}: column {col!r} starts with {run} missing value(s) (from {where(rows[0])}); --fill {fill} "
+                f"(fill={fill!r} in Python) has no earlier value to start from: drop those rows first"
             )
         if fill == "interpolate" and missing[-1]:
+            tail = len(missing) - _first_true(~missing[::-1])  # the trailing missing run (missing[0] is not)
+            first = next(int(r) for r in rows[tail:] if r >= 0)  # its first row read (the last row was read)
             raise DataError(
-                f"{source}: column {col!r} ends with missing values; 'interpolate' needs a later value: "
-                "use fill='ffill' or drop those rows"
+                f"{source}: column {col!r} ends with missing values (from {where(first)}); --fill interpolate "
+                "needs a later value: use --fill ffill (fill='ffill' in Python) or drop those rows"
             )
         logger.info("read_table: %s: filling %d missing value(s) in %r with %s", source, int(missing.sum()), col, fill)
     if fill is None:

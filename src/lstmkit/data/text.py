@@ -32,20 +32,18 @@ import json
 import math
 import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-
 from lstmkit.data.errors import DataError, NotFittedError
+from lstmkit.files import atomic_write_text
 
 __all__ = [
     "BOS", "EOS", "PAD", "SPECIALS", "UNK",
     "CharTokenizer", "Vocabulary", "WordTokenizer",
-    "check_texts", "detokenize", "stratified_split", "tokenizer_from_dict",
+    "check_texts", "detokenize", "tokenizer_from_dict",
 ]
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -273,18 +271,9 @@ class Vocabulary:
         return vocab
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the vocabulary as JSON: to a temporary name, then renamed, so no half-written file remains."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as f:
-                f.write(json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write the vocabulary as JSON, atomically (:func:`lstmkit.files.atomic_write_text`): no
+        half-written file remains, and the file gets a plain ``open()``'s permissions."""
+        return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
@@ -334,37 +323,3 @@ def check_texts(values: Any, *, name: str = "text") -> list[str]:
         rows = ", ".join(str(r) for r in blank[:5]) + (", ..." if len(blank) > 5 else "")
         raise DataError(f"column {name!r} has {len(blank)} empty text(s) (row {rows}); remove or fill those rows")
     return texts
-
-
-# ------------------------------------------------------------------------------------------ splits
-def stratified_split(labels: Sequence[Any], *, val: float = 0.1, test: float = 0.2,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices of a seeded, stratified train / validation / test split of labelled rows.
-
-    Each class is shuffled (``numpy.random.default_rng(seed)``) and cut on its own: round(test * n_c)
-    rows (at least one) to the test part, round(val * n_c) (at least one when ``val > 0``) to the
-    validation part, the rest to training, so every part has every class in about the same
-    proportions. Each part's indices are returned sorted. A class with too few rows for one in every
-    part is a :class:`DataError`.
-    """
-    if not (0 <= val < 1 and 0 < test < 1 and val + test < 1):
-        raise ValueError(f"val and test must be fractions with val + test < 1 and test > 0, got {val}, {test}")
-    labels = np.asarray(labels, dtype=object)
-    rng = np.random.default_rng(seed)
-    parts: list[list[int]] = [[], [], []]
-    needed = 3 if val > 0 else 2
-    for value in sorted(set(labels.tolist()), key=str):
-        rows = np.flatnonzero(labels == value)
-        n = len(rows)
-        if n < needed:
-            raise DataError(f"class {value!r} has {n} example(s); each class needs at least {needed} "
-                            "(one each for training, validation and test)")
-        rows = rng.permutation(rows)
-        n_test = max(1, round(test * n))
-        n_val = max(1, round(val * n)) if val > 0 else 0
-        n_test = min(n_test, n - n_val - 1)
-        parts[2].extend(rows[:n_test])
-        parts[1].extend(rows[n_test : n_test + n_val])
-        parts[0].extend(rows[n_test + n_val :])
-    train, val_rows, test_rows = (np.sort(np.asarray(p, dtype=np.int64)) for p in parts)
-    return train, val_rows, test_rows

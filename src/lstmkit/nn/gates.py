@@ -60,11 +60,8 @@ def record_gates(module: LSTM, input, hx=None, lengths=None) -> GateTrace:
     """
     if not isinstance(module, LSTM):
         raise TypeError(f"record_gates expects an lstmkit.nn.LSTM, got {type(module).__name__}")
-    x, hx, lengths, _, _ = module._prepare(input, hx, lengths)
+    x, lengths, record = module.record_steps(input, hx, lengths)
     T, N = x.shape[0], x.shape[1]
-    states = hx if hx is not None else module._zero_states(x)
-    record: list = []
-    module._forward_reference(x, states, lengths, record=record, dropout=False)
     if lengths is None:
         lengths = torch.full((N,), T, dtype=torch.int64)
     valid = (torch.arange(T)[None, :] < lengths[:, None]).to(x.device)  # (N, T)

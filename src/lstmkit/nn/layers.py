@@ -127,7 +127,9 @@ class _StackedRecurrent(torch.nn.Module):
         # Order expected by torch's fused kernels: per layer, per direction: w_ih, w_hh, b_ih, b_hh, w_hr.
         return [getattr(self, name) for name in self._flat_weight_names]
 
-    def _layer_weights(self, layer: int, direction: int) -> dict[str, Tensor | None]:
+    def layer_weights(self, layer: int, direction: int) -> dict[str, Tensor | None]:
+        """The parameters of one layer and direction by kind: ``weight_ih``, ``weight_hh``, ``bias_ih``,
+        ``bias_hh`` and ``weight_hr`` (None where the layer has no bias or no projection)."""
         sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
         return {
             kind: getattr(self, f"{kind}{sfx}", None)
@@ -138,7 +140,7 @@ class _StackedRecurrent(torch.nn.Module):
     def reset_parameters(self) -> None:
         for layer in range(self.num_layers):
             for direction in range(self.num_directions):
-                w = self._layer_weights(layer, direction)
+                w = self.layer_weights(layer, direction)
                 init_gate_blocks_(w["weight_ih"], self._num_gates, self.input_init, hidden_size=self.hidden_size)
                 init_gate_blocks_(w["weight_hh"], self._num_gates, self.recurrent_init, hidden_size=self.hidden_size)
                 if w["weight_hr"] is not None:
@@ -353,7 +355,7 @@ class _StackedRecurrent(torch.nn.Module):
                 index = layer * self.num_directions + direction
                 state = tuple(s[index] for s in states)
                 steps: list | None = [None] * T if record is not None else None
-                out, state = self._run_direction(layer_input, state, self._layer_weights(layer, direction),
+                out, state = self._run_direction(layer_input, state, self.layer_weights(layer, direction),
                                                  valid, reverse=direction == 1, steps=steps)
                 if record is not None:
                     record.append((layer, direction, steps))
@@ -488,6 +490,20 @@ class LSTM(_StackedRecurrent):
             return h, (h, c)
 
         return step
+
+    def record_steps(self, input, hx=None, lengths=None) -> tuple[Tensor, Tensor | None, list]:
+        """Run the reference equations on ``input`` (anything ``forward`` accepts), recording every step.
+
+        Inter-layer dropout is not applied: the record shows the model as it predicts. Returns
+        ``(x, lengths, record)``: ``x`` the input time-major (T, N, H_in), ``lengths`` (N,) or None,
+        and one ``(layer, direction, steps)`` entry per direction, ``steps[t]`` holding the gates and
+        states of step t (what :func:`lstmkit.nn.record_gates` turns into a :class:`GateTrace`).
+        """
+        x, hx, lengths, _, _ = self._prepare(input, hx, lengths)
+        states = hx if hx is not None else self._zero_states(x)
+        record: list = []
+        self._forward_reference(x, states, lengths, record=record, dropout=False)
+        return x, lengths, record
 
     def streamer(self, batch_size: int = 1):
         """A :class:`lstmkit.nn.streaming.LSTMStreamer` stepping this LSTM one time step per call."""

@@ -1,6 +1,6 @@
 r"""Streaming inference: step an LSTM one time step per call, carrying (h, c) between calls.
 
-Calling ``torch.nn.LSTM`` on a length-1 sequence costs 100+ microseconds here (PERF.md), roughly
+Calling ``torch.nn.LSTM`` on a length-1 sequence costs 100+ microseconds on a 2-core CPU (docs/performance.md), roughly
 100x the arithmetic of a small step, because every call pays dispatcher, autograd and kernel set-up
 overhead. A live feed (one sensor reading at a time) needs the arithmetic alone, so on CPU the
 streamer keeps a snapshot of the weights as contiguous NumPy arrays, ``[W_ih | W_hh]`` stacked and
@@ -55,7 +55,7 @@ class LSTMStreamer:
         layers = []
         with torch.no_grad():
             for k in range(lstm.num_layers):
-                w = lstm._layer_weights(k, 0)
+                w = lstm.layer_weights(k, 0)
                 bias = None
                 if w["bias_ih"] is not None:
                     bias = (w["bias_ih"] + w["bias_hh"]).detach().clone()

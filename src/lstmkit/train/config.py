@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from lstmkit.config import DictConfig
+from lstmkit.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("plateau", "cosine", "onecycle")
@@ -86,7 +87,7 @@ class TrainConfig(DictConfig):
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
             if not ok:
-                raise ValueError(f"TrainConfig: {message}")
+                raise ConfigError(f"TrainConfig: {message}")
 
         check(_is_int(self.epochs) and self.epochs >= 1, f"epochs must be an integer >= 1, got {self.epochs!r}")
         check(_is_int(self.batch_size) and self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}")
@@ -131,7 +132,7 @@ def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.dev
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} requested but CUDA is not available; use device='auto' or 'cpu'")
+        raise ConfigError(f"device {str(device)!r} requested but CUDA is not available; use device='auto' or 'cpu'")
     return device
 
 

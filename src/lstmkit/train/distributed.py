@@ -89,11 +89,6 @@ def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a DistributedDataParallel wrapper (the model itself otherwise)."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     """Element-wise sum of ``values`` over processes (identity without a process group), in float64."""
     if not dist_info().enabled:

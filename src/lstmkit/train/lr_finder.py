@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmkit.train.checkpoint import atomic_write, capture_rng_state, restore_rng_state, write_csv
+from lstmkit.files import atomic_write, write_csv
+from lstmkit.train.checkpoint import capture_rng_state, restore_rng_state
 from lstmkit.train.evaluation import forward_model, split_batch, to_device
 from lstmkit.train.optim import clip_gradients, make_optimizer
 

@@ -23,7 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from lstmkit import registry
-from lstmkit.train.checkpoint import atomic_write, atomic_write_text
+from lstmkit.errors import ModelFileError
+from lstmkit.files import atomic_write, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +33,6 @@ CONFIG_JSON = "config.json"
 MODEL_FILE = "model.safetensors"
 _ALIASES_KEY = "lstmkit.aliases"
 _VERSION_KEY = "lstmkit.format_version"
-
-
-class ModelFileError(ValueError):
-    """A model directory is missing, corrupted, foreign or does not match its config."""
 
 
 # ------------------------------------------------------------------------------------------ config

@@ -20,6 +20,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from lstmkit import registry
+from lstmkit.errors import RunDirError
 from lstmkit.runtime import seed_everything, set_num_threads
 from lstmkit.train import distributed
 from lstmkit.train.bptt import detach_state, split_time, tbptt_backward
@@ -32,8 +33,8 @@ from lstmkit.train.checkpoint import (
     load_trainer_state,
     restore_rng_state,
     save_trainer_state,
-    write_csv,
 )
+from lstmkit.files import write_csv
 from lstmkit.train.config import TrainConfig, resolve_device
 from lstmkit.train.early_stopping import EarlyStopping
 from lstmkit.train.evaluation import LossFn, MetricFn, evaluate, forward_model, split_batch, to_device
@@ -227,6 +228,10 @@ class Trainer:
             if self.run_dir is None:
                 raise ValueError("resume=True needs run_dir")
             resume_point = self._restore(load_trainer_state(self.run_dir / TRAINER_STATE))
+        elif self.run_dir is not None and (self.run_dir / TRAINER_STATE).exists():
+            # The same rule as the command line's --out: a run directory is never overwritten silently.
+            raise RunDirError(f"{self.run_dir} already holds a training run ({TRAINER_STATE}); pass resume=True to "
+                              "continue it, or choose another run_dir")
         elif cfg.seed is not None:
             # + rank: under DDP each process draws different dropout masks; rank 0 alone is a plain run.
             seed_everything(cfg.seed + self.dist.rank)

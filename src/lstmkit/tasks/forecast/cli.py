@@ -1,0 +1,171 @@
+"""``lstmkit forecast train|predict|backtest``: parse arguments into a ForecastConfig and call the task."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
+                                add_verb, config_values, existing_file, model_dir, positive_int, run_dir, use_threads)
+from lstmkit.errors import UsageError
+from lstmkit.tasks.forecast.config import ForecastConfig
+
+TIME_COLUMN_NAMES = ("date", "time", "timestamp", "datetime", "ds", "month", "day", "week", "period")
+TRAIN_COMMAND = "lstmkit forecast train"
+
+# ForecastConfig fields given as options one to one (``--hidden-size`` for hidden_size, ...).
+CONFIG_OPTIONS = ["time_column", "features", "input_width", "horizon", "season", "quantiles", "transform",
+                  "hidden_size", "ensemble", "fill", "sort"]
+HELP = {
+    "time_column": f"timestamp column (default: the first column named one of {', '.join(TIME_COLUMN_NAMES)})",
+    "features": "extra input columns",
+    "input_width": "steps of history per window (default: from the season)",
+    "horizon": "steps to forecast (default: 7 daily, 12 monthly, ...)",
+    "season": "seasonal period in steps (default: from the frequency)",
+    "quantiles": "quantiles to forecast, e.g. 0.1 0.5 0.9 (pinball loss; drawn as a band)",
+    "transform": "'auto': log scale for a target whose training values are all positive; 'log' or 'none' force it",
+    "hidden_size": "LSTM units per ensemble member",
+    "ensemble": "LSTMs averaged",
+    "fill": "fill missing values and gaps",
+    "sort": "sort rows by time instead of refusing",
+}
+CHOICES = {"transform": ["auto", "log", "none"], "fill": ["ffill", "interpolate"]}
+
+
+def add_parser(sub) -> None:
+    verbs = add_task(sub, "forecast", help="time-series forecasting with an LSTM")
+
+    train = add_verb(verbs, "train", help="fit on a CSV, evaluate on its last part, write a run directory")
+    _add_data_options(train)
+    add_run_options(train, resume=True)
+    train.set_defaults(run=run_train)
+
+    backtest = add_verb(verbs, "backtest", help="walk-forward folds: refit before each fold, score it")
+    _add_data_options(backtest)
+    backtest.add_argument("--folds", type=positive_int, default=3, help="number of folds (default 3)")
+    backtest.add_argument("--fold-size", type=positive_int, default=None,
+                          help="rows per fold (default: 15%% of the data)")
+    add_run_options(backtest)
+    backtest.set_defaults(run=run_backtest)
+
+    predict = add_verb(verbs, "predict", help="forecast the horizon after the end of a CSV with a saved model")
+    predict.add_argument("data", metavar="DATA.csv", help="a CSV with the columns the model was trained on")
+    add_model_option(predict, TRAIN_COMMAND)
+    predict.add_argument("--out", metavar="FILE.csv", help="write the forecast here (default: print it)")
+    add_config_options(predict, ForecastConfig, ["fill", "sort"], choices=CHOICES,
+                       help={"fill": "fill missing values and gaps (default: as in training)",
+                             "sort": "sort rows by time instead of refusing (default: as in training)"})
+    add_threads_option(predict)
+    predict.set_defaults(run=run_predict)
+
+
+def _add_data_options(parser) -> None:
+    parser.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row")
+    parser.add_argument("--target", action="extend", nargs="+", required=True, metavar="COL",
+                        help="column(s) to forecast: --target a b, or --target a --target b")
+    add_config_options(parser, ForecastConfig, CONFIG_OPTIONS, help=HELP, choices=CHOICES)
+
+
+def _config(args):
+    values = config_values(args, CONFIG_OPTIONS)
+    values["time_column"] = args.time_column or _guess_time_column(args.data, args.target)
+    if args.epochs is not None:
+        values["epochs"] = args.epochs
+    return ForecastConfig(targets=args.target, seed=args.seed, **values)
+
+
+def _guess_time_column(path: str, targets: list[str]) -> str | None:
+    import pandas as pd
+
+    existing_file(path)
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path}: the file is empty") from None
+    for name in header:
+        if str(name).strip().lower() in TIME_COLUMN_NAMES and name not in targets:
+            return name
+    return None
+
+
+def print_metrics(result: dict, file=None) -> None:
+    """The model and the baselines side by side, one row each."""
+    file = file or sys.stdout
+    names = [k for k in ("mae", "rmse", "smape", "mase") if k in result["model"]]
+    print(f"{'':16}" + "".join(f"{n:>10}" for n in names), file=file)
+    rows = [("LSTM (lstmkit)", result["model"])] + list(result["baselines"].items())
+    for name, metrics in rows:
+        print(f"{name:16}" + "".join(f"{metrics[n]:>10.3f}" for n in names), file=file)
+
+
+def print_choices(split: dict, file=None) -> None:
+    """What the run used, and why: season, horizon and input width (chosen from the data or given)."""
+    file = file or sys.stdout
+    why = split.get("why", {})
+    for key, name in (("season", "season"), ("horizon", "horizon"), ("input_width", "input width")):
+        reason = why.get(key)
+        print(f"{name} {split[key]}" + (f": {reason}" if reason else ""), file=file)
+
+
+def print_result(result: dict, file=None) -> None:
+    """``forecast train`` and ``demo``: the choices, the test part, the metrics table, the interval coverage."""
+    file = file or sys.stdout
+    split = result["split"]
+    print_choices(split, file)
+    steps = f"{split['horizon']} step" + ("s" if split["horizon"] != 1 else "")
+    print(f"test part: rows {split['test'][0]}-{split['test'][1] - 1}, {split['test_windows']} forecast windows of "
+          f"{steps} each; MASE below 1 beats the training part's seasonal-naive error", file=file)
+    print_metrics(result, file)
+    for key, value in result["model"].items():
+        if key.startswith("coverage_"):
+            low, high = (float(q) for q in key.split("_")[1:])
+            print(f"{high - low:.0%} interval (quantiles {low:g}-{high:g}): {value:.1%} of the test values fell "
+                  "inside it", file=file)
+
+
+def run_train(args) -> int:
+    from lstmkit.tasks.forecast import Forecaster, train_run
+
+    config = _config(args)
+    use_threads(args, config.hidden_size)
+    out = run_dir(args, "forecast")
+    result = train_run(Forecaster(config), args.data, out, resume=args.resume, progress=True)
+    print_result(result)
+    print(f"run directory: {out}  (forecast.png, forecast.csv, metrics.json, model.safetensors)")
+    return 0
+
+
+def run_backtest(args) -> int:
+    from lstmkit.tasks.forecast import backtest_run
+
+    config = _config(args)
+    use_threads(args, config.hidden_size)
+    out = run_dir(args, "backtest")
+    result = backtest_run(config, args.data, out, folds=args.folds, fold_size=args.fold_size)
+    for fold in result["folds"]:
+        print(f"fold {fold['fold']}: rows {fold['test_rows'][0]}-{fold['test_rows'][1] - 1}: model MASE "
+              f"{fold['model']['mase']:.3f}, seasonal naive {fold['baselines']['seasonal_naive']['mase']:.3f}")
+    print("mean over folds:")
+    print_metrics(result)
+    print(f"run directory: {out}  (metrics.json, backtest.csv)")
+    return 0
+
+
+def run_predict(args) -> int:
+    from lstmkit.files import atomic_write_text
+    from lstmkit.tasks.forecast import Forecaster
+
+    use_threads(args)
+    forecaster = Forecaster.load(model_dir(args.model))
+    reading = config_values(args, ["fill", "sort"])
+    if reading:  # this table's gaps or order, handled as asked now rather than as in training
+        forecaster.config = dataclasses.replace(forecaster.config, **reading)
+    frame = forecaster.predict(existing_file(args.data))
+    # Six significant digits: the model computes in float32, so further digits are noise; times print as
+    # dates when they fall on midnight (pandas does that for a datetime column).
+    text = frame.to_csv(index=False, float_format="%.6g")
+    if args.out:
+        atomic_write_text(args.out, text)
+        print(f"wrote {len(frame)} forecast rows to {args.out}")
+    else:
+        print(text, end="")
+    return 0

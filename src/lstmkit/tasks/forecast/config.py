@@ -1,0 +1,90 @@
+"""What defines a forecasting run (:class:`ForecastConfig`) and what fitting learns (:class:`ForecastState`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lstmkit.config import DictConfig
+from lstmkit.errors import ConfigError
+
+
+@dataclass
+class ForecastConfig(DictConfig):
+    """Everything that defines a forecasting run. ``None`` means "choose from the data" (see ``resolve``)."""
+
+    targets: list[str]
+    time_column: str | None = None
+    features: list[str] = field(default_factory=list)  # extra input columns, not forecast
+    input_width: int | None = None  # default: 3 seasons (m <= 24), 56 steps otherwise, at least 2K
+    horizon: int | None = None  # default: 7 for daily data, m for 2 <= m <= 24, else 1
+    season: int | None = None  # default: from the time column's frequency (lstmkit.data.seasonal_period)
+    seasons_averaged: int | None = None  # J in the baseline; default: up to 3 that the training part holds
+    # Start from the baseline and learn a correction (True), or give the baseline to the head as an
+    # input only (False). Default: True for seasons up to 24 steps, where the baseline averages whole
+    # short cycles; False for long ones (daily data, season 365), where it is one noisy day a year ago.
+    baseline_residual: bool | None = None
+    transform: str = "auto"  # "auto" (log when all training values > 0), "log" or "none"
+    quantiles: list[float] = field(default_factory=lambda: [0.5])  # 0.5 is always included
+    hidden_size: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0
+    ensemble: int = 3
+    train_fraction: float = 0.7
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    fill: str | None = None  # missing values / gaps: None (error), "ffill" or "interpolate"
+    sort: bool = False  # sort rows by time instead of refusing unsorted input
+    # Training. Small data, many cheap epochs: a few thousand steps for a monthly series. Early
+    # stopping restores the best validation weights (without that, peers ended worse than naive).
+    epochs: int = 300
+    patience: int = 40
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    clip_grad_norm: float = 1.0
+    seed: int = 0
+    # "auto": CUDA when available, else CPU. Bit-for-bit resume is guaranteed on CPU only.
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.targets, str):
+            self.targets = [self.targets]
+        if not self.targets:
+            raise ConfigError("ForecastConfig: at least one target column is needed")
+        overlap = set(self.targets) & set(self.features)
+        if overlap:
+            raise ConfigError(f"ForecastConfig: {sorted(overlap)} listed both as target and as feature")
+        if self.transform not in ("auto", "log", "none"):
+            raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
+        for name in ("input_width", "horizon", "season", "seasons_averaged"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        qs = sorted(set(float(q) for q in self.quantiles) | {0.5})
+        if not all(0 < q < 1 for q in qs):
+            raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
+        self.quantiles = qs
+        for name in ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass
+class ForecastState(DictConfig):
+    """What fitting learned from the training part; saved as ``config.json["data"]`` (same keys, same order)."""
+
+    season: int  # m; 1 = no season (none given, none found, or too little data for one)
+    horizon: int  # K
+    input_width: int  # W
+    seasons_averaged: int  # J
+    lag: int  # L = m * ceil(K / m): the seasonal baseline's step back (K without a season)
+    freq: str | None  # the time column's frequency, e.g. "MS", "D"; None without a time column
+    baseline_residual: bool
+    log_targets: list[bool]  # per target: modelled on the log scale
+    target_scale: list[float]  # per target: s, the training part's mean absolute one-step change (transformed)
+    feature_scaler: dict | None  # StandardScaler.to_dict() of the features, None without features
+    time_column: str | None
+    split: dict  # {"rows": n, "train": [0, a], "val": [a, b], "test": [b, n]}
+    # Why season, horizon and input width took their values (a sentence each); runs saved before this
+    # field existed load with none.
+    reasons: dict = field(default_factory=dict)

@@ -1,0 +1,75 @@
+"""The forecasting network (registered as ``"forecaster"``) and its training loss."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from lstmkit.nn import LSTM
+from lstmkit.registry import register_model
+
+
+@register_model("forecaster")
+class ForecastNet(torch.nn.Module):
+    """Ensemble of LSTM + linear head; maps a relative window and a baseline to relative forecasts.
+
+    With ``residual`` the output is the baseline plus the head's correction; without, the head's output
+    alone (the baseline is still one of its inputs).
+
+    ``forward((x, base))``: x (N, W, F) window (targets relative to level, features scaled), base
+    (N, K, T) relative baseline. Returns (N, K, T, Q) in eval mode (the members' mean) and
+    (E, N, K, T, Q) in training mode (every member, for the loss).
+    """
+
+    def __init__(self, n_inputs: int, n_targets: int, horizon: int, quantiles: Sequence[float] = (0.5,),
+                 hidden_size: int = 32, num_layers: int = 1, dropout: float = 0.0, members: int = 3,
+                 residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        self.n_inputs, self.n_targets, self.horizon = n_inputs, n_targets, horizon
+        self.quantiles = [float(q) for q in quantiles]
+        self.hidden_size, self.num_layers, self.dropout, self.members = hidden_size, num_layers, dropout, members
+        out = horizon * n_targets * len(self.quantiles)
+        self.lstms = torch.nn.ModuleList(
+            LSTM(n_inputs, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+            for _ in range(members)
+        )
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(hidden_size + horizon * n_targets, out)
+                                         for _ in range(members))
+        with torch.no_grad():  # start at the baseline: a zero correction
+            for head in self.heads:
+                head.weight.zero_()
+                head.bias.zero_()
+
+    def get_config(self) -> dict:
+        return {"n_inputs": self.n_inputs, "n_targets": self.n_targets, "horizon": self.horizon,
+                "quantiles": self.quantiles, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "dropout": self.dropout, "members": self.members, "residual": self.residual}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ForecastNet":
+        return cls(**config)
+
+    def forward(self, inputs) -> torch.Tensor:
+        x, base = inputs  # (N, W, F), (N, K, T)
+        N = x.shape[0]
+        shape = (N, self.horizon, self.n_targets, len(self.quantiles))
+        outputs = []
+        for lstm, head in zip(self.lstms, self.heads):
+            _, (h_n, _) = lstm(x)  # h_n (layers, N, H)
+            correction = head(torch.cat([h_n[-1], base.flatten(1)], dim=1)).view(shape)
+            outputs.append(base.unsqueeze(-1) + correction if self.residual else correction)  # (N, K, T, Q)
+        stacked = torch.stack(outputs)  # (E, N, K, T, Q)
+        return stacked if self.training else stacked.mean(0)
+
+
+def pinball_loss(quantiles: Sequence[float]):
+    r"""Mean pinball loss :math:`\max(q (y - \hat y), (q - 1)(y - \hat y))` over every quantile q."""
+    q_values = torch.tensor(list(quantiles))
+
+    def loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        q = q_values.to(pred.device, pred.dtype)
+        diff = y.unsqueeze(-1) - pred  # broadcasts over the ensemble axis in training
+        return torch.maximum(q * diff, (q - 1) * diff).mean()
+
+    return loss
