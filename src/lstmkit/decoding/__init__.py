@@ -2,9 +2,19 @@
 
 * :mod:`lstmkit.decoding.sampling`: softmax, greedy choice (temperature 0), and temperature + top-k
   sampling with banned ids, seeded by a NumPy ``Generator`` (what ``lstmkit text lm generate`` runs).
+* :mod:`lstmkit.decoding.search`: batched searches over a decoder step function (torch): greedy, beam
+  search with GNMT length and coverage penalties, n-best, n-gram blocking, and temperature/top-k/top-p
+  sampling (what translation runs); it re-exports :mod:`~lstmkit.decoding.common`,
+  :mod:`~lstmkit.decoding.greedy` and :mod:`~lstmkit.decoding.beam`.
 
-Beam search and CTC decoding (best path, prefix beam) will live beside it.
+CTC decoding (best path, prefix beam) will live beside them.
 """
 from lstmkit.decoding.sampling import check_sampling, sample_token, softmax
+from lstmkit.decoding.search import (
+    Hypothesis, beam_search, gnmt_coverage_penalty, gnmt_length_penalty, greedy_search, max_lengths,
+    sample_search, select_rows, top_k_top_p_filter,
+)
 
-__all__ = ["check_sampling", "sample_token", "softmax"]
+__all__ = ["check_sampling", "sample_token", "softmax", "Hypothesis", "beam_search", "gnmt_coverage_penalty",
+           "gnmt_length_penalty", "greedy_search", "max_lengths", "sample_search", "select_rows",
+           "top_k_top_p_filter"]
