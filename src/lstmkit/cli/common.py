@@ -60,13 +60,14 @@ def add_verb(verbs, name: str, *, help: str, **kwargs) -> argparse.ArgumentParse
 
 # ------------------------------------------------------------------------------------ run options
 def parse_threads(text: str) -> int | str:
-    """``--threads``: "auto" or a positive integer; anything else is refused (argparse exits 2)."""
-    value = str(text).strip().lower()
-    if value == "auto":
-        return "auto"
-    if value.isdigit() and int(value) >= 1:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    """``--threads``: "auto" or a positive integer (:func:`lstmkit.runtime.parse_threads`); anything else is
+    refused by argparse (exit 2)."""
+    from lstmkit.runtime import parse_threads as parse
+
+    try:
+        return parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
 
 
 def positive_int(text: str) -> int:
