@@ -34,6 +34,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "text_lm": "lstmkit.tasks.text.models",
     "text_classifier": "lstmkit.tasks.text.models",
     "long_memory_net": "lstmkit.tasks.studies.long_memory.model",
+    "translator": "lstmkit.tasks.translate.model",
 }
 
 

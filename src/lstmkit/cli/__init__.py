@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "lstmkit.tasks.forecast.cli",
     "lstmkit.tasks.anomaly.cli",
     "lstmkit.tasks.text.cli",
+    "lstmkit.tasks.translate.cli",
     "lstmkit.tasks.studies.cli",
     "lstmkit.tasks.inspect.cli",
     "lstmkit.cli.datasets",
