@@ -5,15 +5,17 @@
 * :mod:`lstmkit.metrics.events`: event-level precision, recall and F1 for anomaly detection (an event
   is found once any point of it is flagged; each flagged interval touching no event is one false positive);
 * :mod:`lstmkit.metrics.classification`: accuracy, macro-F1, confusion matrix;
-* :mod:`lstmkit.metrics.language`: summed negative log-likelihood, perplexity, bits per character.
+* :mod:`lstmkit.metrics.language`: summed negative log-likelihood, perplexity, bits per character;
+* :mod:`lstmkit.metrics.translation`: BLEU and chrF (sacrebleu, imported when a metric is computed).
 
 Applications never import each other's metrics from each other: they import them from here, where
-the next ones (BLEU/chrF for translation, WER/CER for speech) go too.
+the next ones (WER/CER for speech) go too.
 """
 from lstmkit.metrics.classification import classification_metrics
 from lstmkit.metrics.events import event_metrics, runs
 from lstmkit.metrics.forecast import METRICS as FORECAST_METRICS
 from lstmkit.metrics.forecast import forecast_metrics, mase_scale, pinball
+from lstmkit.metrics.translation import bleu, chrf, translation_metrics
 
-__all__ = ["FORECAST_METRICS", "classification_metrics", "event_metrics", "forecast_metrics", "mase_scale",
-           "pinball", "runs"]
+__all__ = ["FORECAST_METRICS", "bleu", "chrf", "classification_metrics", "event_metrics", "forecast_metrics",
+           "mase_scale", "pinball", "runs", "translation_metrics"]
