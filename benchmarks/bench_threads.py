@@ -10,9 +10,10 @@ Phases: "idle" (nothing started by this script; what other processes used meanwh
 this machine is shared) and "loaded" (this script starts one busy-loop process per core, like a CI
 job or a colleague's run next to yours; they stop at the end of the phase and never outlive
 --max-load-s). In the loaded phase "lstmkit default, chosen while idle" is the default as it runs when
-the load starts only after it chose its thread count (other_load() read as 0). A setting whose first
-round took over 3x as long as one thread's (a stall) runs no further rounds: the whole stays under
-about 5 minutes on 2 cores (--quick: about 1).
+the load starts only after it chose its thread count (other_load() read as 0). A setting whose
+training step took over 3x one thread's in the first round (a stall) runs no further rounds, and a
+subprocess past --child-budget takes one rep per measurement: the whole stays under about 5 minutes
+on 2 cores (--quick: about 1).
 
 Speed-up = 1-thread median / setting's median, both from the same phase (above 1: faster than one
 thread; below 1: slower); "worst" is the slowest single training step; "thr" the threads used.
@@ -56,7 +57,7 @@ SETTINGS = {
 EXPLORE = {"2 threads, PASSIVE": setting({"OMP_WAIT_POLICY": "PASSIVE"})}
 EXPLORE.update({f"2 threads, GOMP_SPINCOUNT={n}": setting({"GOMP_SPINCOUNT": str(n)})
                 for n in (1000, 3000, 10000, 30000)})
-STALL = 3.0  # a setting whose first round took this many times as long as 1 thread's runs no more rounds
+STALL = 3.0  # a setting whose first-round training step took 3x one thread's (at any H): no more rounds
 
 
 # ---- child: one setting, every H --------------------------------------------------------------
@@ -190,7 +191,7 @@ def phase(label: str, settings: dict, args) -> dict:
     settings = {k: v for k, v in settings.items() if kind in v["phases"]}
     samples = {name: {H: {"train": [], "infer": [], "threads": set()} for H in args.hs} for name in settings}
     names = list(settings)
-    wall, stalled = {}, []
+    stalled = []
     load0 = os.getloadavg()[0]
     snap0 = cpu_snapshot()
     for r in range(args.rounds):
@@ -198,9 +199,7 @@ def phase(label: str, settings: dict, args) -> dict:
         for name in order:
             if name in stalled:
                 continue
-            started = time.monotonic()
             out = run_child(name, settings[name], args)
-            wall[name] = time.monotonic() - started
             for row in out["rows"]:
                 s = samples[name][row["H"]]
                 s["train"] += row["train"]
@@ -209,7 +208,10 @@ def phase(label: str, settings: dict, args) -> dict:
             if name == "lstmkit default":
                 samples[name]["env"] = out["env"]
         if r == 0:  # a stalled setting's one round says enough; more would take minutes
-            stalled = [k for k in names if k != "1 thread" and wall[k] > STALL * wall["1 thread"]]
+            one = samples["1 thread"]
+            stalled = [k for k in names if k != "1 thread" and any(
+                statistics.median(samples[k][H]["train"]) > STALL * statistics.median(one[H]["train"])
+                for H in args.hs)]
     snap1 = cpu_snapshot()
     elapsed = snap1[3] - snap0[3]
     busy, steal, ours = ((b - a) / elapsed for a, b in zip(snap0[:3], snap1[:3]))
