@@ -199,3 +199,12 @@ def add_config_options(parser: argparse.ArgumentParser, config_class, names, *, 
 def config_values(args, names) -> dict:
     """The options among ``names`` that were given on the command line (None = leave the default)."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def run_values(args, names) -> dict:
+    """:func:`config_values` plus what every training command shares: ``--seed``, and ``--epochs`` when given."""
+    values = config_values(args, names)
+    values["seed"] = args.seed
+    if getattr(args, "epochs", None) is not None:
+        values["epochs"] = args.epochs
+    return values

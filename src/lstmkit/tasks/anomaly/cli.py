@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from lstmkit.cli.common import (
-    add_config_options, add_model_option, add_run_options, add_task, add_verb, config_values, existing_file,
+    add_config_options, add_model_option, add_run_options, add_task, add_verb, run_values, existing_file,
     model_dir, run_dir, use_threads,
 )
 from lstmkit.errors import UsageError
@@ -84,11 +84,7 @@ def run_train(args) -> int:
     existing_file(args.data)
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR: the directory of the interrupted run")
-    values = config_values(args, FIELDS + PART_FIELDS)
-    values["seed"] = args.seed
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    config = AnomalyConfig(**values)
+    config = AnomalyConfig(**run_values(args, FIELDS + PART_FIELDS))
     use_threads(args, config.hidden_size)
     out = run_dir(args, "anomaly")
     result = train_run(AnomalyDetector(config), args.data, out, resume=args.resume, progress=True)

@@ -5,7 +5,7 @@ import dataclasses
 import sys
 
 from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, config_values, existing_file, model_dir, positive_int, run_dir, use_threads)
+                                add_verb, config_values, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.forecast.config import ForecastConfig
 
@@ -66,11 +66,9 @@ def _add_data_options(parser) -> None:
 
 
 def _config(args):
-    values = config_values(args, CONFIG_OPTIONS)
+    values = run_values(args, CONFIG_OPTIONS)
     values["time_column"] = args.time_column or _guess_time_column(args.data, args.target)
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    return ForecastConfig(targets=args.target, seed=args.seed, **values)
+    return ForecastConfig(targets=args.target, **values)
 
 
 def _guess_time_column(path: str, targets: list[str]) -> str | None:

@@ -5,7 +5,7 @@ Parses arguments into the task's config and calls :mod:`lstmkit.tasks.text`; not
 from __future__ import annotations
 
 from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, config_values, model_dir, positive_int, read_text_file, run_dir,
+                                add_verb, run_values, model_dir, positive_int, read_text_file, run_dir,
                                 use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.text.config import ClassifyConfig, LMConfig
@@ -107,10 +107,7 @@ def run_lm_train(args) -> int:
     from lstmkit.tasks.base import train_run
     from lstmkit.tasks.text import LanguageModel
 
-    values = config_values(args, LM_OPTIONS)
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    config = LMConfig(seed=args.seed, **values)
+    config = LMConfig(**run_values(args, LM_OPTIONS))
     text = _read_corpus(args.corpus, args.max_chars)
     use_threads(args, config.hidden_size)
     out = run_dir(args, "text-lm")
@@ -178,10 +175,7 @@ def run_classify_train(args) -> int:
     from lstmkit.tasks.base import train_run
     from lstmkit.tasks.text import TextClassifier
 
-    values = config_values(args, CLASSIFY_OPTIONS)
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    config = ClassifyConfig(seed=args.seed, **values)
+    config = ClassifyConfig(**run_values(args, CLASSIFY_OPTIONS))
     use_threads(args, config.hidden_size)
     out = run_dir(args, "text-classify")
     clf = TextClassifier(config)

@@ -9,7 +9,7 @@ import csv
 import sys
 
 from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, config_values, existing_file, model_dir, positive_int, run_dir, use_threads)
+                                add_verb, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.translate.config import TranslateConfig
 
@@ -154,10 +154,7 @@ def run_train(args) -> int:
     from lstmkit.tasks.base import train_run
     from lstmkit.tasks.translate import Translator
 
-    values = config_values(args, TRAIN_OPTIONS)
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    config = TranslateConfig(seed=args.seed, **values)
+    config = TranslateConfig(**run_values(args, TRAIN_OPTIONS))
     data = _data_argument(args)
     use_threads(args, config.hidden_size)
     out = run_dir(args, "translate")
