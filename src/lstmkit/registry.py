@@ -35,6 +35,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "text_classifier": "lstmkit.tasks.text.models",
     "long_memory_net": "lstmkit.tasks.studies.long_memory.model",
     "translator": "lstmkit.tasks.translate.model",
+    "action_net": "lstmkit.tasks.action.model",
 }
 
 

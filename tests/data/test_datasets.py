@@ -209,11 +209,12 @@ def test_list_and_load_by_name():
     names = [i.name for i in infos]
     assert set(names) == {
         "seattle_weather", "stocks", "msft", "wineind", "airpassengers", "mitdb", "yahoo", "rotten_tomatoes", "shakespeare",
+        "basic_motions", "gunpoint", "japanese_vowels",
     }  # fmt: skip
     assert all(i.license and i.source and i.requirement and i.install for i in infos)
     assert [i.task for i in infos] == sorted(i.task for i in infos)
     assert len(load_dataset("airpassengers")) == 144
-    with pytest.raises(DataError, match="unknown data set 'iris'; available: airpassengers, mitdb"):
+    with pytest.raises(DataError, match="unknown data set 'iris'; available: airpassengers, basic_motions"):
         load_dataset("iris")
 
 

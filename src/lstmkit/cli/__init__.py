@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "lstmkit.tasks.anomaly.cli",
     "lstmkit.tasks.text.cli",
     "lstmkit.tasks.translate.cli",
+    "lstmkit.tasks.action.cli",
     "lstmkit.tasks.studies.cli",
     "lstmkit.tasks.inspect.cli",
     "lstmkit.cli.datasets",

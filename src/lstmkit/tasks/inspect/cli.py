@@ -7,9 +7,11 @@ from lstmkit.cli.common import add_run_options, add_verb, run_dir, use_threads
 def add_parser(sub) -> None:
     # A command without verbs: add_verb on the top-level sub-parsers gives it -v/--debug like a task.
     parser = add_verb(sub, "inspect", help="what a saved LSTM keeps and forgets: gate pictures and statistics")
-    parser.add_argument("data", metavar="DATA.csv", help="table to run the model on (its input columns)")
+    parser.add_argument("data", metavar="DATA", help="table to run the model on (its input columns); for an action "
+                                                      "model, clips or sensor sequences like those of training")
     parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a forecasting run directory, a saved lstmkit.nn.LSTM, or a long-memory study model")
+                        help="a forecasting or action-recognition run directory, a saved lstmkit.nn.LSTM, or a long-memory "
+                             "study model")
     parser.add_argument("--layer", type=int, default=-1, help="layer to draw (default: the top one, -1)")
     parser.add_argument("--direction", type=int, default=0, help="direction to draw (1: the reverse one)")
     parser.add_argument("--sequence", type=int, default=None,

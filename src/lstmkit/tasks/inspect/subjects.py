@@ -10,6 +10,9 @@ Model directories it understands:
 * a bare :class:`lstmkit.nn.LSTM` saved with :func:`lstmkit.train.save_model`: the table is one
   sequence, its columns the LSTM's inputs in order (``columns``, else ``config.json["data"]["columns"]``
   when the saver wrote it, else every numeric column);
+* action-recognition runs (``lstmkit action train``): the data is clips or sensor sequences like
+  those of training; the LSTM's inputs are the frame features of the CNN or the (convolved) channels,
+  one sequence per clip, those of the most common length (pads would count in the statistics);
 * a model whose ``rnn`` attribute is an :class:`lstmkit.nn.LSTM` reading the raw input, such as the
   long-memory study's ``models/*-lstm`` (whose sample CSVs are in the study's ``samples/``).
 """
@@ -59,6 +62,10 @@ def load_subject(model_dir: str | os.PathLike, data, *, columns: Sequence[str] |
             raise UsageError("--columns applies to plain LSTM models; a forecasting model reads the columns it "
                              "was trained on")
         return _forecast_subject(model_dir, data, member, max_sequences)
+    if task.get("name") == "action":
+        if columns:
+            raise UsageError("--columns applies to plain LSTM models; an action model reads what it was trained on")
+        return _action_subject(model_dir, data, max_sequences)
     model = load_model(model_dir)
     lstm = _find_lstm(model, model_dir, config)
     saved = config.get("data") if isinstance(config.get("data"), dict) else {}
@@ -121,3 +128,14 @@ def _forecast_subject(model_dir: Path, data, member: int, max_sequences: int) ->
                    default_sequence=-1,
                    details={"windows": len(windows.origins), "input_width": forecaster.state.input_width,
                             "member": member, "ensemble": len(net.lstms)})
+
+
+def _action_subject(model_dir: Path, data, max_sequences: int) -> Subject:
+    from lstmkit.tasks.action import ActionRecognizer
+
+    app = ActionRecognizer.load(model_dir)
+    x, names, ids = app.lstm_inputs(data, max_sequences)
+    what = "frame features from the CNN" if app.state.kind == "video" else "channels as the LSTM reads them"
+    note = f"{what}; {len(ids)} {app.state.kind} sequence(s) of {x.shape[1]} steps"
+    return Subject(app.model.lstm, x, names, "action", note=note, default_sequence=0,
+                   details={"kind": app.state.kind, "sequences": ids[:20]})

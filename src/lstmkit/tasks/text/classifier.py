@@ -27,7 +27,7 @@ from lstmkit.data import BucketBatchSampler, DataError, collate, pad_sequences, 
 from lstmkit.data.text import Vocabulary, check_texts
 from lstmkit.errors import InputFileError
 from lstmkit.files import atomic_write_text
-from lstmkit.metrics.classification import classification_metrics
+from lstmkit.metrics.classification import class_order, classification_metrics
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.text.baselines import tfidf_logreg_baseline
 from lstmkit.tasks.text.tokens import TextApplication
@@ -76,15 +76,6 @@ def read_labelled(data, text_column: str, label_column: str | None) -> tuple[lis
     if blank:
         raise DataError(f"label column {label_column!r} has a missing label at row {blank[0]}")
     return texts, labels
-
-
-def _class_order(labels: Sequence[str]) -> list[str]:
-    """Classes sorted numerically when every label is a number ("2" before "10"), else alphabetically."""
-    unique = sorted(set(labels))
-    try:
-        return sorted(unique, key=float)
-    except ValueError:
-        return unique
 
 
 def _collate_labelled(batch):
@@ -167,7 +158,7 @@ class TextClassifier(TextApplication):
         cfg = self.config
         texts, labels = self._read(data)
         train, val, test = self._split(labels)
-        classes = _class_order(labels)
+        classes = class_order(labels)
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[v] for v in labels], dtype=np.int64)
         tokenizer = cfg.tokenizer()
