@@ -76,6 +76,16 @@ def test_pickle_file_renamed_is_refused(saved):
         load_model(directory)
 
 
+def test_a_header_whose_length_looks_like_the_pickle_marker_still_loads(tmp_path):
+    from lstmkit.nn import LSTM
+
+    model = LSTM(4, 5, num_layers=2)  # its safetensors header is 640 bytes: the file starts 80 02, as pickle does
+    save_model(model, tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes()[:2] == b"\x80\x02"
+    loaded = load_model(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
 def test_torch_save_file_renamed_is_refused(saved):
     model, directory = saved
     torch.save(model.state_dict(), directory / "model.safetensors")

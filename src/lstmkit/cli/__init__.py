@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "lstmkit.tasks.action.cli",
     "lstmkit.tasks.studies.cli",
     "lstmkit.tasks.inspect.cli",
+    "lstmkit.export.cli",
     "lstmkit.cli.datasets",
 ]
 

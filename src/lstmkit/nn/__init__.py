@@ -7,7 +7,9 @@
 * :mod:`lstmkit.nn.gates`: ``record_gates`` for looking inside;
 * :mod:`lstmkit.nn.streaming`: one step per call for live feeds;
 * :mod:`lstmkit.nn.pooling`: masked pooling over time (max, mean, last valid step; pads never count);
-* :mod:`lstmkit.nn.encoder_decoder`: an LSTM encoder-decoder through a fixed-size code.
+* :mod:`lstmkit.nn.encoder_decoder`: an LSTM encoder-decoder through a fixed-size code;
+* :mod:`lstmkit.nn.keras`: Keras LSTM (and GRU) weights in and out (imported on its own:
+  ``from lstmkit.nn.keras import lstm_from_keras``).
 """
 from lstmkit.nn import functional, init
 from lstmkit.nn.cells import LSTMCell, RNNCell

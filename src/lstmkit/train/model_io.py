@@ -131,7 +131,13 @@ def save_model(model: torch.nn.Module, directory: str | os.PathLike, *, extra_co
 def _sniff_foreign(path: Path) -> str | None:
     """Name the format of a file that is clearly not safetensors, from its first bytes."""
     with open(path, "rb") as handle:
-        head = handle.read(8)
+        head = handle.read(9)
+    size = path.stat().st_size
+    # A safetensors file starts with its JSON header's length (8 bytes, little-endian), then "{". That
+    # length can itself begin with the pickle marker (a 640-byte header is 80 02 00 ...), so a file
+    # that reads as safetensors is never called anything else.
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+        return None
     if head[:4] == b"PK\x03\x04":
         return "a zip archive (torch.save output, which is pickle inside)"
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:

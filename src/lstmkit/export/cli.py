@@ -1,0 +1,28 @@
+"""``lstmkit export onnx --model DIR [--out FILE.onnx]``: a run directory's model as an ONNX graph.
+
+Building the parser imports neither torch nor onnx; the run function does.
+"""
+from __future__ import annotations
+
+from lstmkit.cli.common import add_model_option, add_task, add_verb, model_dir
+
+TRAIN_COMMAND = "lstmkit <task> train"
+
+
+def add_parser(sub) -> None:
+    verbs = add_task(sub, "export", help="take a trained model out of Python (ONNX)")
+    onnx = add_verb(verbs, "onnx", help="write a run directory's model as an ONNX graph (dynamic batch and "
+                                        "length) and its preprocessing as JSON beside it")
+    add_model_option(onnx, TRAIN_COMMAND)
+    onnx.add_argument("--out", metavar="FILE.onnx", default=None,
+                      help="where to write the graph (default: DIR/model.onnx); FILE.preprocessing.json goes beside it")
+    onnx.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default: the exporter's)")
+    onnx.set_defaults(run=run_export_onnx)
+
+
+def run_export_onnx(args) -> int:
+    from lstmkit.export.onnx import export_run_onnx, preprocessing_path
+
+    out = export_run_onnx(model_dir(args.model), args.out, opset=args.opset)
+    print(f"wrote {out} and {preprocessing_path(out)}")
+    return 0
