@@ -164,6 +164,25 @@ def test_action_sensor_run_exports_with_its_preprocessing(action_dir, tmp_path):
     assert set(pre["inputs"]) == {"x", "lengths"} and set(pre["outputs"]) == {"logits"}
 
 
+def test_int8_weights_stay_close_to_the_float_graph_and_say_how_close(action_dir, tmp_path):
+    import onnx
+
+    floating = export_run_onnx(action_dir, tmp_path / "float.onnx")
+    int8 = export_run_onnx(action_dir, quantize="int8")
+    assert int8 == action_dir / "model.int8.onnx"
+    assert "DynamicQuantizeLSTM" in {node.op_type for node in onnx.load(str(int8)).graph.node}
+    torch.manual_seed(1)
+    x, lengths = torch.randn(4, 13, 2), torch.tensor([13, 5, 9, 1])
+    feeds = {"x": x.numpy(), "lengths": lengths.numpy()}
+    (a,), (b,) = session(floating).run(None, feeds), session(int8).run(None, feeds)
+    difference = float(np.abs(a - b).max())
+    assert 0 < difference < 0.05  # int8 is not the float model, but close to it
+    recorded = json.loads((action_dir / "model.int8.preprocessing.json").read_text())["quantization"]
+    assert 0 < recorded["max_abs_output_difference_from_float"] < 0.05
+    with pytest.raises(UsageError, match="only quantisation offered is int8"):
+        export_run_onnx(action_dir, tmp_path / "x.onnx", quantize="int4")
+
+
 def test_text_classifier_run_exports_with_its_vocabulary(text_dir):
     out = export_run_onnx(text_dir)  # default: beside the weights
     assert out == text_dir / "model.onnx"
