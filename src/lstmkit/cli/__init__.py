@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "lstmkit.tasks.studies.cli",
     "lstmkit.tasks.inspect.cli",
     "lstmkit.export.cli",
+    "lstmkit.serve.cli",
     "lstmkit.cli.datasets",
 ]
 
