@@ -9,6 +9,8 @@ graph (``lstmkit.export.export_lstm_onnx``) in onnxruntime, and of that graph wi
 (``lstmkit.export.onnx.quantize_onnx_int8``), with the int8 outputs' largest and mean relative
 deviation from PyTorch's.
 
+Then one step of a 2-layer, 128-unit LSTM at batch 1 with its state fed in (a live stream's cost).
+
 Part 2, a task: the action recogniser on JapaneseVowels (needs ``lstmkit[motion-data]``; skipped
 without it), trained with its defaults (seed 0), then the test part classified by PyTorch, by the float
 graph and by the int8 graph: accuracy and the share of test sequences whose label changes.
@@ -70,6 +72,21 @@ def bench_lstm(folder: Path, sizes: tuple[int, ...]) -> None:
                   flush=True)
 
 
+def bench_one_step(folder: Path) -> None:
+    """One step of a 2-layer LSTM of 128 units at batch 1, the state carried: what a live stream costs."""
+    torch.manual_seed(0)
+    lstm = LSTM(128, 128, 2, batch_first=True).eval()
+    floating = export_lstm_onnx(lstm, folder / "step.onnx")
+    s32 = session(floating)
+    x = torch.randn(1, 1, 128)
+    state = (torch.zeros(2, 1, 128), torch.zeros(2, 1, 128))
+    with torch.no_grad():
+        t_torch = best(lambda: lstm(x, state), repeats=200)
+    feed = {"input": x.numpy(), "h0": state[0].numpy(), "c0": state[1].numpy()}
+    t32 = best(lambda: s32.run(None, feed), repeats=200)
+    print(f"\none step, 2 x 128 units, batch 1: lstmkit.nn.LSTM {t_torch * 1e6:.0f} us, onnxruntime {t32 * 1e6:.0f} us")
+
+
 def bench_task(folder: Path, quick: bool) -> None:
     from lstmkit.data import pad_sequences
     from lstmkit.tasks.action import ActionConfig, ActionRecognizer, read_examples
@@ -106,6 +123,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="lstmkit-bench-export-") as tmp:
         bench_lstm(Path(tmp), (64, 128) if args.quick else (64, 128, 256, 512))
+        bench_one_step(Path(tmp))
         bench_task(Path(tmp), args.quick)
 
 

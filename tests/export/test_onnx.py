@@ -208,12 +208,170 @@ def test_a_bare_lstm_run_exports(tmp_path):
     assert all(close(a, b) for a, b in zip(run(sess, input=x), torch_run(lstm.eval(), x)))
 
 
+# ------------------------------------------------------------------------- forecasting and anomalies
+def monthly_table(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """A positive, trending, seasonal monthly series (modelled on the log scale) and one extra feature."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    sales = (100 + 0.8 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.02, n))
+    return pd.DataFrame({"month": pd.date_range("2000-01-01", periods=n, freq="MS"), "sales": sales,
+                         "promo": rng.normal(size=n)})
+
+
+def sine_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"value": np.sin(2 * np.pi * np.arange(n) / 25) + 0.1 * rng.normal(size=n)})
+
+
+@pytest.fixture(scope="module")
+def forecast_run(tmp_path_factory):
+    """A tiny forecaster with every part the graph has to carry: two ensemble members, three quantiles,
+    a feature, a seasonal baseline, log targets. A few epochs move the heads off their zero start."""
+    from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+
+    directory = tmp_path_factory.mktemp("forecast") / "run"
+    table = monthly_table()
+    config = ForecastConfig(targets=["sales"], features=["promo"], time_column="month", quantiles=[0.1, 0.5, 0.9],
+                            hidden_size=8, ensemble=2, epochs=5, patience=5)
+    Forecaster(config).fit(table).save(directory)
+    return directory, table
+
+
+@pytest.fixture(scope="module")
+def anomaly_runs(tmp_path_factory):
+    """One tiny run per anomaly method: {"prediction": dir, "reconstruction": dir}."""
+    from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector
+
+    runs = {}
+    for method in ("prediction", "reconstruction"):
+        directory = tmp_path_factory.mktemp("anomaly") / method
+        config = AnomalyConfig(columns=["value"], method=method, window=16, hidden_size=8, epochs=3, patience=3,
+                               train_fraction=0.6)
+        AnomalyDetector(config).fit(sine_table()).save(directory)
+        runs[method] = directory
+    return runs
+
+
+def test_forecaster_exports_with_batch_dynamic_and_time_fixed(forecast_run):
+    from lstmkit.train import load_model
+
+    directory, _ = forecast_run
+    sess = session(export_run_onnx(directory))
+    pre = json.loads((directory / "model.preprocessing.json").read_text())
+    model = load_model(directory).eval()
+    W, K, F = pre["data"]["input_width"], pre["data"]["horizon"], 2
+    assert pre["model_type"] == "forecaster" and set(pre["inputs"]) == {"x", "base"}
+    assert set(pre["outputs"]) == {"forecast"}
+    shapes = {arg.name: arg.shape for arg in [*sess.get_inputs(), *sess.get_outputs()]}
+    assert shapes == {"x": ["batch", W, F], "base": ["batch", K, 1], "forecast": ["batch", K, 1, 3]}
+    for batch in (1, 5):
+        x, base = torch.randn(batch, W, F), torch.randn(batch, K, 1)
+        with torch.no_grad():
+            expected = model((x, base))
+        (forecast,) = run(sess, x=x, base=base)
+        assert close(forecast, expected)
+        # the comparison means something: the trained heads correct the baseline
+        assert float(np.abs(forecast - base.numpy()[..., None]).max()) > 1e-3
+
+
+def test_forecaster_predict_is_rebuilt_from_the_graph_and_the_preprocessing_json(forecast_run):
+    """What another runtime does: the last window of a table turned into x and base with nothing but the
+    JSON's state, the graph run, and its output turned back into values; equal to Forecaster.predict."""
+    from lstmkit.tasks.forecast import Forecaster
+
+    directory, table = forecast_run
+    out = export_run_onnx(directory, directory / "again.onnx")
+    pre = json.loads((directory / "again.preprocessing.json").read_text())
+    data, task = pre["data"], pre["task"]
+    W, K, m, J, lag = (data[k] for k in ("input_width", "horizon", "season", "seasons_averaged", "lag"))
+    scale = np.asarray(data["target_scale"])
+    values = table[task["targets"]].to_numpy(dtype=float)
+    z = np.where(data["log_targets"], np.log(values), values)
+    scaler = data["feature_scaler"]["state"]
+    features = (table[task["features"]].to_numpy(dtype=float) - scaler["mean_"]) / scaler["scale_"]
+    origin = len(table)  # the first step after the table: what predict forecasts
+
+    def level(o):
+        return z[o - (min(W, m) if m > 1 else 1):o].mean(axis=0)
+
+    x = np.concatenate([(z[origin - W:origin] - level(origin)) / scale, features[origin - W:origin]], axis=1)
+    base = np.zeros((K, len(scale)))
+    if m > 1:
+        base = sum(z[o:o + K] - level(o) for o in (origin - j * lag for j in range(1, J + 1))) / J
+    base = base / scale
+    (rel,) = session(out).run(None, {"x": x[None].astype(np.float32), "base": base[None].astype(np.float32)})
+    rel = np.sort(rel[0], axis=-1)  # (K, T, Q), quantiles in task.quantiles order
+    forecast = level(origin)[None, :, None] + rel * scale[None, :, None]
+    forecast = np.where(np.asarray(data["log_targets"])[None, :, None], np.exp(forecast), forecast)
+
+    expected = Forecaster.load(directory).predict(table)
+    median = task["quantiles"].index(0.5)
+    np.testing.assert_allclose(forecast[:, 0, median], expected["forecast"], rtol=1e-5)
+    np.testing.assert_allclose(forecast[:, 0, 0], expected["q0.1"], rtol=1e-5)
+    np.testing.assert_allclose(forecast[:, 0, 2], expected["q0.9"], rtol=1e-5)
+
+
+def test_next_step_model_exports_with_its_state_optional_and_carried(anomaly_runs):
+    from lstmkit.train import load_model
+
+    directory = anomaly_runs["prediction"]
+    sess = session(export_run_onnx(directory))
+    model = load_model(directory).eval()
+    pre = json.loads((directory / "model.preprocessing.json").read_text())
+    assert pre["model_type"] == "anomaly_next_step" and set(pre["inputs"]) == {"x", "h0", "c0"}
+    assert set(pre["outputs"]) == {"prediction", "hn", "cn"} and "scaler" in pre["data"]
+    assert [arg.name for arg in sess.get_inputs()] == ["x"]  # h0, c0 may be left out
+    L, H = model.num_layers, model.hidden_size
+    for batch, length in [(1, 5), (4, 23)]:
+        x = torch.randn(batch, length, 1)
+        h0, c0 = torch.randn(L, batch, H), torch.randn(L, batch, H)
+        with torch.no_grad():
+            pred, (hn, cn) = model(x, (h0, c0))
+            pred_zero, (hn_zero, cn_zero) = model(x)
+        assert all(close(a, b) for a, b in zip(run(sess, x=x, h0=h0, c0=c0), (pred, hn, cn)))
+        assert all(close(a, b) for a, b in zip(run(sess, x=x), (pred_zero, hn_zero, cn_zero)))
+        assert float((pred - x).abs().max()) > 1e-3  # the trained head predicts something other than x
+    # a stream: chunks (one of a single step) with the state carried equal one call on the whole
+    x = torch.randn(3, 30, 1)
+    whole, h_whole, c_whole = run(sess, x=x)
+    chunks, state = [], {}
+    for part in (x[:, :12], x[:, 12:13], x[:, 13:]):
+        prediction, h, c = run(sess, x=part, **state)
+        chunks.append(prediction)
+        state = {"h0": torch.from_numpy(h), "c0": torch.from_numpy(c)}
+    assert np.abs(np.concatenate(chunks, axis=1) - whole).max() <= TOL
+    assert np.abs(h - h_whole).max() <= TOL and np.abs(c - c_whole).max() <= TOL
+    with torch.no_grad():
+        expected, _ = model(x)
+    assert close(whole, expected)
+
+
+def test_autoencoder_exports_its_fixed_window(anomaly_runs):
+    from lstmkit.train import load_model
+
+    directory = anomaly_runs["reconstruction"]
+    sess = session(export_run_onnx(directory))
+    model = load_model(directory).eval()
+    pre = json.loads((directory / "model.preprocessing.json").read_text())
+    assert pre["model_type"] == "anomaly_autoencoder" and pre["task"]["window"] == 16
+    assert set(pre["inputs"]) == {"x"} and set(pre["outputs"]) == {"reconstruction"}
+    shapes = {arg.name: arg.shape for arg in [*sess.get_inputs(), *sess.get_outputs()]}
+    assert shapes == {"x": ["batch", 16, 1], "reconstruction": ["batch", 16, 1]}
+    for batch in (1, 6):
+        x = torch.randn(batch, 16, 1)
+        with torch.no_grad():
+            expected = model(x)
+        (reconstruction,) = run(sess, x=x)
+        assert close(reconstruction, expected)
+
+
 # ------------------------------------------------------------------------------------------- errors
 def test_an_unsupported_model_type_names_the_supported_ones(tmp_path):
     from lstmkit.train import save_model
 
     save_model(RNN(3, 4), tmp_path / "rnn")
-    with pytest.raises(UsageError, match="cannot export model_type 'rnn'.*action_net, lstm, text_classifier") as info:
+    supported = "action_net, anomaly_autoencoder, anomaly_next_step, forecaster, lstm, text_classifier"
+    with pytest.raises(UsageError, match=f"cannot export model_type 'rnn'.*{supported}") as info:
         export_run_onnx(tmp_path / "rnn")
     assert "\n" not in str(info.value)
 
@@ -252,3 +410,19 @@ def test_the_parser_takes_model_and_out():
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["export", "onnx", "--model", "runs/x", "--out", "y.onnx"])
     assert (args.model, args.out, args.run) == ("runs/x", "y.onnx", run_export_onnx)
+
+
+def test_torch_native_notices_are_held_back_and_everything_else_passed_on(capfd):
+    import os
+
+    from lstmkit.export.graphs import hold_back_native_notices
+
+    with hold_back_native_notices():
+        os.write(2, b"[W] The shape inference of prim::PadPacked type is missing\n")
+        os.write(2, b"something else went to stderr\n")
+    err = capfd.readouterr().err
+    assert "something else went to stderr" in err and "PadPacked" not in err
+    with pytest.raises(RuntimeError), hold_back_native_notices():
+        os.write(2, b"[W] The shape inference of prim::PackPadded type is missing\n")
+        raise RuntimeError("export failed")
+    assert "PackPadded" in capfd.readouterr().err  # a failed export shows everything it held

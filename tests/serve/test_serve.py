@@ -237,6 +237,9 @@ BAD = [  # (method, path, raw body or None, status, words the one-line error hol
     ("GET", "/models/sensor/stream/never-seen", None, 404, "no stream"),
     ("DELETE", "/models/sensor/stream/never-seen", None, 404, "no stream"),
     ("POST", "/models/nope/stream/s1", b'{"values": [1]}', 404, "no model"),
+    ("POST", "/models/sensor/stream/s1", b'{"values": [' + b"9" * 400 + b']}', 400, "out of range"),
+    ("POST", "/models/sales/predict", b'{"data": [{"month": "2000-01-01", "sales": ' + b"9" * 400 + b'}]}', 400,
+     "out of range"),
 ]
 
 
@@ -303,6 +306,11 @@ def test_language_model_and_translator_answer_as_their_python_api(tmp_path):
         assert r.json()["continuation"] == lm.generate("to be or", 5, seed=3)
         assert c.post("/models/lm/predict", json={"prompt": " "}).status_code == 400
         assert c.post("/models/lm/predict", json={"prompt": "to", "length": "5"}).status_code == 400
+        for bad_request, words in [({"length": 10**6}, "'length' must be between 1 and 2000"),
+                                   ({"length": 3, "seed": -1}, "'seed' must be 0 or more"),
+                                   ({"length": 3, "temperature": 1e-320}, "'temperature' must be 0")]:
+            r = c.post("/models/lm/predict", json={"prompt": "to be", **bad_request})
+            assert r.status_code == 400 and words in r.json()["error"], r.text
         tr = Translator.load(tmp_path / "numbers")
         sentences = ["twenty-one", "three hundred and four"]
         r = c.post("/models/numbers/predict", json={"texts": sentences})
@@ -311,3 +319,19 @@ def test_language_model_and_translator_answer_as_their_python_api(tmp_path):
         bad = c.post("/models/numbers/predict", json={"texts": ["one"], "method": "telepathy"})
         assert bad.status_code == 400 and "method must be one of" in bad.json()["error"]
         assert c.post("/models/numbers/predict", json={"texts": [""]}).status_code == 400
+        huge = c.post("/models/numbers/predict", json={"texts": ["one"], "beam": 10**6})
+        assert huge.status_code == 400 and "'beam' must be between 1 and 32" in huge.json()["error"]
+
+
+def test_streams_past_the_limit_get_429_and_deleting_one_makes_room(dirs):
+    with TestClient(build_app([dirs / "sensor"], max_streams=2)) as c:
+        for name in ("a", "b"):
+            assert c.post(f"/models/sensor/stream/{name}", json={"values": [1.0]}).status_code == 200
+        full = c.post("/models/sensor/stream/c", json={"values": [1.0]})
+        assert full.status_code == 429 and "2 streams are open" in full.json()["error"]
+        assert c.post("/models/sensor/stream/a", json={"values": [2.0]}).status_code == 200  # open ones go on
+        assert c.delete("/models/sensor/stream/a").status_code == 200
+        assert c.post("/models/sensor/stream/c", json={"values": [1.0]}).status_code == 200
+        many = c.post("/models/sensor/stream/c", json={"rows": [[1.0]] * 10_001})
+        assert many.status_code == 400 and "send at most 10000" in many.json()["error"]
+        assert c.get("/models/sensor/stream/c").json()["steps"] == 1  # the refused rows took no step

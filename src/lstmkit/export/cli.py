@@ -11,8 +11,8 @@ TRAIN_COMMAND = "lstmkit <task> train"
 
 def add_parser(sub) -> None:
     verbs = add_task(sub, "export", help="take a trained model out of Python (ONNX)")
-    onnx = add_verb(verbs, "onnx", help="write a run directory's model as an ONNX graph (dynamic batch and "
-                                        "length) and its preprocessing as JSON beside it")
+    onnx = add_verb(verbs, "onnx", help="write a run directory's model as an ONNX graph (dynamic batch, and "
+                                        "length where the model allows) and its preprocessing as JSON beside it")
     add_model_option(onnx, TRAIN_COMMAND)
     onnx.add_argument("--out", metavar="FILE.onnx", default=None,
                       help="where to write the graph (default: DIR/model.onnx); FILE.preprocessing.json goes beside it")

@@ -16,6 +16,22 @@ What the graphs look like:
   resized to), and ``lengths`` (N,) int64 -> ``logits`` (N, classes);
 * a text classifier (``"text_classifier"``): ``ids`` (N, T) int64 padded with 0 and ``lengths`` (N,)
   int64 -> ``logits`` (N, classes).
+* a forecaster (``"forecaster"``): ``x`` (N, W, F) float32, the window-relative inputs, and ``base``
+  (N, K, T) float32, the relative seasonal baseline -> ``forecast`` (N, K, T, Q), the ensemble's mean
+  on the relative scale. Only N is dynamic: W is the model's input width (``data.input_width``), fixed
+  at training, and K (horizon), T (targets) and Q (quantiles) are sizes of its head. Building x and
+  base from a table and turning ``forecast`` back into values needs only config.json's ``data``
+  (season, horizon, input width, seasons averaged, lag, log targets, target scale, feature scaler),
+  spelled out in the preprocessing JSON's descriptions.
+* an anomaly next-step predictor (``"anomaly_next_step"``): ``x`` (N, T, F) float32, optional ``h0``,
+  ``c0`` (L, N, H) -> ``prediction`` (N, T, F) (row t forecasts step t + 1), ``hn``, ``cn``; N and T
+  dynamic, the state optional and carried as for a bare LSTM, so a stream can feed a step at a time.
+* an anomaly autoencoder (``"anomaly_autoencoder"``): ``x`` (N, W, F) float32 -> ``reconstruction``
+  (N, W, F); only N is dynamic, W is the window the model was trained on (``task.window``).
+
+The anomaly detector itself scores in float64 (a copy of the model); these graphs are float32 like
+every export here, so errors computed from them can differ from ``lstmkit anomaly detect``'s in the
+float32 rounding: a point right at the threshold may be flagged differently.
 
 Sequences of different lengths share a batch exactly as in PyTorch: the packed sequence of
 :class:`lstmkit.nn.LSTM` becomes ONNX's ``LSTM`` operator with its ``sequence_lens`` input, which stops
@@ -38,8 +54,8 @@ onnxruntime at (N, T) = (1, 5) and (3, 17):
 
 So this module uses ``dynamo=False``. torch marks it deprecated and warns so on every call; the
 warning is silenced here because the choice is deliberate and the result is checked: every export
-is run in onnxruntime (when installed) at a second batch size and length against the PyTorch module,
-and refused if it does not match, so a future exporter change that freezes an axis fails loudly.
+is run in onnxruntime (when installed) at a second batch size and length (batch sizes only, for the
+graphs whose time axis is fixed: forecaster, autoencoder) against the PyTorch module, and refused if it does not match, so a future exporter change that freezes an axis fails loudly.
 The TorchScript tracer's warnings (Python booleans from the LSTM's argument checks) are silenced
 too: those checks only raise on bad input and leave nothing in the graph. torch's C++ shape
 inference prints "prim::PackPadded type is missing" to standard error for lengths models; it is
@@ -48,153 +64,24 @@ the C++ side writes during an export is held back and shown only if the export f
 """
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import os
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lstmkit.errors import InputFileError, MissingDependencyError, UsageError
+from lstmkit.errors import InputFileError, UsageError
+from lstmkit.export.graphs import (check_against_torch, deviation, make_state_optional, native_eval_copy,
+                                   quantize_onnx_int8, require_onnx, seeded_randn, torch_export, write_onnx)
+from lstmkit.export.task_graphs import (export_autoencoder, export_forecaster, export_next_step, lengths_examples,
+                                        lengths_graph_module)
 
 if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
-    import torch
-
     from lstmkit.nn import LSTM
 
-__all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path"]
+__all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path", "quantize_onnx_int8"]
 
-SUPPORTED_MODEL_TYPES = ("action_net", "lstm", "text_classifier")
-INSTALL_HINT = "pip install 'lstmkit[onnx]'"
-TOLERANCE = 1e-4  # the self-check's bound; measured differences are ~1e-7 in float32
-
-
-# ----------------------------------------------------------------------------------------- helpers
-def _require_onnx():
-    """The ``onnx`` module (torch's exporter needs it), or a MissingDependencyError naming the extra."""
-    try:
-        import onnx
-    except ImportError:
-        raise MissingDependencyError(f"exporting to ONNX needs the onnx package: {INSTALL_HINT}") from None
-    return onnx
-
-
-def _onnxruntime():
-    """The ``onnxruntime`` module, or None: without it the export is written but not checked."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    return onnxruntime
-
-
-def _torch_export(module: "torch.nn.Module", args: tuple, path: Path, *, input_names: list[str],
-                  output_names: list[str], dynamic_axes: dict, opset: int | None) -> None:
-    """``torch.onnx.export`` with the TorchScript exporter (see the module docstring for why)."""
-    import torch
-
-    kwargs: dict[str, Any] = {}
-    if opset is not None:
-        kwargs["opset_version"] = opset
-    with warnings.catch_warnings():
-        # The deprecation notice of dynamo=False: a deliberate choice, checked after every export.
-        warnings.filterwarnings("ignore", message=r"You are using the legacy TorchScript-based ONNX export")
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")  # its internals
-        # "last" pooling indexes step lengths - 1, never negative for lengths >= 1 (the graph's contract).
-        warnings.filterwarnings("ignore", message=r"Exporting aten::index operator of advanced indexing")
-        # Python booleans from argument checks (lengths in range): they raise or not, and trace to nothing.
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        # "variable length with LSTM ... batch_size other than 1": the zero initial state is built from
-        # the input's traced shape, and the check after export runs other batch sizes.
-        warnings.filterwarnings("ignore", message=r"Exporting a model to ONNX with a batch_size other than 1")
-        with _native_stderr_kept_back():
-            torch.onnx.export(module, args, str(path), dynamo=False, input_names=input_names,
-                              output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True,
-                              **kwargs)
-
-
-@contextlib.contextmanager
-def _native_stderr_kept_back():
-    """Hold back what torch's C++ side writes to standard error during an export ("The shape inference
-    of prim::PadPacked type is missing": the graph is checked against PyTorch after every export, so
-    the warning says nothing a user can act on); if the export fails, what was held back is shown."""
-    import sys
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _session(path: Path):
-    ort = _onnxruntime()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: the check below reports what matters
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _check_against_torch(path: Path, module: "torch.nn.Module", feeds: list[dict[str, "torch.Tensor"]],
-                         output_names: list[str]) -> None:
-    """Run the graph in onnxruntime on each feed and compare with ``module``; RuntimeError if they differ.
-
-    A graph with a frozen axis (the dynamo exporter's failure) fails here, not in production.
-    """
-    import numpy as np
-    import torch
-
-    if _onnxruntime() is None:
-        return
-    session = _session(path)
-    for feed in feeds:
-        with torch.no_grad():
-            expected = module(*feed.values())
-        expected = expected if isinstance(expected, tuple) else (expected,)
-        shapes = {name: tuple(t.shape) for name, t in feed.items()}
-        try:
-            got = session.run(output_names, {name: t.numpy() for name, t in feed.items()})
-        except Exception as error:  # onnxruntime's own exception types vary by version
-            raise RuntimeError(f"the exported graph {path} does not run on inputs of shapes {shapes}: "
-                               f"{error}") from error
-        for name, a, b in zip(output_names, got, expected):
-            diff = float(np.abs(a - b.numpy()).max()) if a.size else 0.0
-            if a.shape != tuple(b.shape) or not diff <= TOLERANCE:
-                raise RuntimeError(f"the exported graph {path} differs from PyTorch on {name} for inputs of "
-                                   f"shapes {shapes}: shape {a.shape} vs {tuple(b.shape)}, max |diff| {diff:.3g}")
-
-
-def _native_eval_copy(module: "torch.nn.Module") -> "torch.nn.Module":
-    """A CPU copy in eval mode whose LSTMs run the fused kernel (``_VF.lstm``), which exports as ONNX's LSTM.
-
-    The reference backend would trace its Python loop over time and freeze T; both backends compute the
-    same thing (tests/nn), so switching is safe. The caller's module is left untouched.
-    """
-    from lstmkit.nn import LSTM
-
-    clone = copy.deepcopy(module).cpu().eval()
-    for sub in clone.modules():
-        if isinstance(sub, LSTM):
-            sub.backend = "native"
-    return clone
-
-
-def _write_onnx(path: Path, export) -> Path:
-    """Run ``export(tmp_path)`` and move the file into place only once it was written and checked."""
-    from lstmkit.files import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, export)
+SUPPORTED_MODEL_TYPES = ("action_net", "anomaly_autoencoder", "anomaly_next_step", "forecaster", "lstm",
+                         "text_classifier")
 
 
 # ----------------------------------------------------------------------------------- a bare LSTM
@@ -211,32 +98,13 @@ def _lstm_graph_module(lstm: "LSTM"):
         def forward(self, input, h0, c0):
             n = input.shape[0]
             # expand is a no-op for a full (L*D, N, H) state and broadcasts the batch-1 zeros that stand
-            # in for an omitted one (see _make_state_optional).
+            # in for an omitted one (see make_state_optional).
             h0, c0 = h0.expand(-1, n, -1), c0.expand(-1, n, -1)
             x = input if self.lstm.batch_first else input.transpose(0, 1)
             out, (hn, cn) = self.lstm(x, (h0, c0))
             return (out if self.lstm.batch_first else out.transpose(0, 1)), hn, cn
 
     return LSTMGraph(lstm).eval()  # a new Module starts in training mode: dropout would be live
-
-
-def _make_state_optional(path: Path, states: dict[str, tuple[int, ...]]) -> None:
-    """Give the state inputs a default: an initializer of zeros, batch 1, under the input's own name.
-
-    An ONNX graph input that is also an initializer may be omitted from a run (onnxruntime then uses
-    the initializer) or fed (the fed value wins). Its declared shape keeps the symbolic batch axis.
-    """
-    import numpy as np
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(str(path))
-    present = {init.name for init in model.graph.initializer}
-    for name, shape in states.items():
-        if name not in present:
-            model.graph.initializer.append(numpy_helper.from_array(np.zeros(shape, np.float32), name))
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
 
 
 def export_lstm_onnx(lstm: "LSTM", path: str | os.PathLike, *, opset: int | None = None) -> Path:
@@ -252,12 +120,12 @@ def export_lstm_onnx(lstm: "LSTM", path: str | os.PathLike, *, opset: int | None
 
     from lstmkit.nn import LSTM
 
-    _require_onnx()
+    require_onnx()
     if not isinstance(lstm, LSTM):
         raise UsageError(f"export_lstm_onnx exports an lstmkit.nn.LSTM, got {type(lstm).__name__}")
     if lstm.weight_ih_l0.dtype != torch.float32:
         raise UsageError(f"ONNX export is float32; convert the LSTM first (lstm.float()), got {lstm.weight_ih_l0.dtype}")
-    module = _lstm_graph_module(_native_eval_copy(lstm))
+    module = _lstm_graph_module(native_eval_copy(lstm))
     LD = lstm.num_layers * lstm.num_directions
     H_out, H = lstm.output_size, lstm.hidden_size
 
@@ -271,114 +139,19 @@ def export_lstm_onnx(lstm: "LSTM", path: str | os.PathLike, *, opset: int | None
             "output": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}}
 
     def write(tmp: Path) -> None:
-        _torch_export(module, tuple(example(2, 7, 0).values()), tmp, input_names=names_in,
+        torch_export(module, tuple(example(2, 7, 0).values()), tmp, input_names=names_in,
                       output_names=names_out, dynamic_axes=axes, opset=opset)
-        _make_state_optional(tmp, {"h0": (LD, 1, H_out), "c0": (LD, 1, H)})
-        _check_against_torch(tmp, module, [example(3, 11, 1), example(1, 4, 2)], names_out)
+        make_state_optional(tmp, {"h0": (LD, 1, H_out), "c0": (LD, 1, H)})
+        check_against_torch(tmp, module, [example(3, 11, 1), example(1, 4, 2)], names_out)
 
-    return _write_onnx(Path(path), write)
+    return write_onnx(Path(path), write)
 
 
 # ---------------------------------------------------------------------------------- run directories
-def _lengths_graph_module(model: "torch.nn.Module"):
-    import torch
-
-    class LengthsGraph(torch.nn.Module):
-        """``model((x, lengths))`` with two positional inputs, as the exporter wants them."""
-
-        def __init__(self, model: torch.nn.Module):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x, lengths):
-            return self.model((x, lengths))
-
-    return LengthsGraph(model).eval()  # a new Module starts in training mode: dropout would be live
-
-
-def _lengths_examples(model_type: str, model, config: dict):
-    """(input names, a function (n, t, lengths, seed) -> feed, how the input is described)."""
-    import torch
-
-    def lengths_of(values) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.int64)
-
-    if model_type == "text_classifier":
-        vocab = model.vocab_size
-
-        def feed(n, t, lengths, seed):
-            g = torch.Generator().manual_seed(seed)
-            ids = torch.randint(1, max(vocab, 2), (n, t), generator=g)
-            ids[torch.arange(t) >= lengths_of(lengths).unsqueeze(1)] = 0  # padding id, as the classifier pads
-            return {"ids": ids, "lengths": lengths_of(lengths)}
-
-        return "ids", feed, "(N, T) int64 token ids, 0 = <pad>, from data.vocabulary.tokens"
-    if model.kind == "video":
-        size = int((config.get("task") or {}).get("size") or 64)
-
-        def feed(n, t, lengths, seed):
-            g = torch.Generator().manual_seed(seed)
-            return {"x": torch.randint(0, 256, (n, t, size, size, 3), generator=g).to(torch.uint8),
-                    "lengths": lengths_of(lengths)}
-
-        return "x", feed, f"(N, T, {size}, {size}, 3) uint8 RGB frames resized to {size}x{size}"
-
-    def feed(n, t, lengths, seed):
-        g = torch.Generator().manual_seed(seed)
-        return {"x": torch.randn(n, t, model.input_size, generator=g), "lengths": lengths_of(lengths)}
-
-    return "x", feed, (f"(N, T, {model.input_size}) float32 sensor channels, standardised with "
-                       "data.mean/data.std (task.normalize 'channel') or per sequence ('sequence')")
-
-
-def _seeded_randn(*shape: int):
-    """A seeded standard-normal float32 tensor (a check batch that is the same on every export)."""
-    import torch
-
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-
-
 def preprocessing_path(onnx_path: str | os.PathLike) -> Path:
     """Where the preprocessing of ``model.onnx`` is written: ``model.preprocessing.json`` beside it."""
     onnx_path = Path(onnx_path)
     return onnx_path.with_name(onnx_path.stem + ".preprocessing.json")
-
-
-def quantize_onnx_int8(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Write ``source``'s graph with int8 weights to ``target`` (onnxruntime's dynamic quantisation).
-
-    Weights are stored as int8 and activations quantised on the fly, per call: ONNX's ``LSTM`` becomes
-    onnxruntime's ``DynamicQuantizeLSTM`` and ``MatMul``/``Gemm`` their integer forms. Why this and not
-    PyTorch's ``quantize_dynamic``: torch marks that API deprecated and its successor (torchao)
-    quantises Linear layers only, not LSTMs, while onnxruntime's is its maintained path for CPU
-    inference. Measured (``benchmarks/bench_export.py``): faster than the float graph at every size
-    tried, with outputs within a few hundredths; the result is not the float model's, so it is never
-    the default.
-    """
-    import logging
-
-    _require_onnx()
-    if _onnxruntime() is None:
-        raise MissingDependencyError("int8 quantisation needs onnxruntime: pip install 'lstmkit[onnx]'")
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    target = Path(target)
-    quiet = logging.getLogger()  # onnxruntime advises "pre-processing" on the root logger at every call
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        return _write_onnx(target, lambda tmp: quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8))
-    finally:
-        quiet.setLevel(level)
-
-
-def _deviation(float_path: Path, int8_path: Path, feed: dict) -> float:
-    """Largest |output difference| of the int8 graph from the float one on ``feed``."""
-    import numpy as np
-
-    values = {name: t.numpy() for name, t in feed.items()}
-    first, second = (_session(p).run(None, values)[0] for p in (float_path, int8_path))
-    return float(np.abs(first - second).max())
 
 
 def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | None = None, *,
@@ -388,7 +161,8 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
     ``out_path`` defaults to ``<model_dir>/model.onnx``. Beside it, ``<name>.preprocessing.json``
     holds what another runtime needs to prepare inputs and read outputs: the graph's inputs and
     outputs, and config.json's ``task`` and ``data`` sections (channel means and scales, vocabulary,
-    classes in logit order, frame size). Supported ``model_type``s: :data:`SUPPORTED_MODEL_TYPES`;
+    classes in logit order, frame size; a forecaster's season, widths, target scale and feature scaler; an
+    anomaly detector's transform and scaler). Supported ``model_type``s: :data:`SUPPORTED_MODEL_TYPES`;
     any other is a :class:`~lstmkit.errors.UsageError`. ``quantize="int8"`` writes the graph with int8
     weights instead (:func:`quantize_onnx_int8`; default name ``model.int8.onnx``) and records in the
     JSON how far its outputs are from the float graph's on a check batch. Returns the ONNX path.
@@ -396,7 +170,7 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
     from lstmkit.files import atomic_write_text
     from lstmkit.train import load_model, read_config
 
-    _require_onnx()
+    require_onnx()
     directory = Path(model_dir)
     if not directory.is_dir():
         raise InputFileError(f"model directory {directory}: no such directory")
@@ -413,47 +187,55 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
     if final.suffix != ".onnx":
         raise UsageError(f"--out {final}: the ONNX file's name must end in .onnx")
     model = load_model(directory)
-    staging = None
     if quantize:  # the float graph is written and checked first, then quantised into place
         import tempfile
 
-        staging = tempfile.TemporaryDirectory(prefix="lstmkit-onnx-")
-    out = Path(staging.name) / "float.onnx" if staging else final
-    check_feed = None
+        with tempfile.TemporaryDirectory(prefix="lstmkit-onnx-") as tmp:
+            floating = Path(tmp) / "float.onnx"
+            check_feed, inputs, outputs = _export_graph(model_type, model, config, floating, opset)
+            quantize_onnx_int8(floating, final)
+            quantization = {
+                "weights": "int8, onnxruntime dynamic quantisation (activations quantised per call)",
+                "max_abs_output_difference_from_float": deviation(floating, final, check_feed),
+                "checked_on": {name: list(t.shape) for name, t in check_feed.items()},
+            }
+    else:
+        check_feed, inputs, outputs = _export_graph(model_type, model, config, final, opset)
+    description = {"model_type": model_type, "onnx": final.name, "inputs": inputs, "outputs": outputs,
+                   "task": config.get("task"), "data": config.get("data")}
+    if quantize:
+        description["quantization"] = quantization
+    atomic_write_text(preprocessing_path(final), json.dumps(description, indent=2) + "\n")
+    return final
 
+
+def _export_graph(model_type: str, model, config: dict, out: Path, opset: int | None):
+    """Write ``model``'s checked float graph to ``out``; (a check batch, inputs described, outputs described)."""
     if model_type == "lstm":
         export_lstm_onnx(model, out, opset=opset)
-        check_feed = {"input": _seeded_randn(3, 11, model.input_size)}
         inputs = {"input": f"(N, T, {model.input_size}) float32, batch first",
                   "h0": "(L*D, N, H_out) float32, optional (zeros)", "c0": "(L*D, N, H) float32, optional (zeros)"}
         outputs = {"output": "(N, T, D*H_out)", "hn": "(L*D, N, H_out)", "cn": "(L*D, N, H)"}
-    else:
-        input_name, feed, described = _lengths_examples(model_type, model, config)
-        module = _lengths_graph_module(_native_eval_copy(model))
-        names_in, names_out = [input_name, "lengths"], ["logits"]
-        axes = {input_name: {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
+        return {"input": seeded_randn(3, 11, model.input_size)}, inputs, outputs
+    if model_type == "forecaster":
+        return export_forecaster(model, config, out, opset)
+    if model_type == "anomaly_next_step":
+        return export_next_step(model, out, opset)
+    if model_type == "anomaly_autoencoder":
+        return export_autoencoder(model, out, opset)
+    input_name, feed, described = lengths_examples(model_type, model, config)
+    module = lengths_graph_module(native_eval_copy(model))
+    names_in, names_out = [input_name, "lengths"], ["logits"]
+    axes = {input_name: {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
 
-        def write(tmp: Path) -> None:
-            # The example must hold a length shorter than T: the LSTM skips packing when none is, and
-            # tracing would keep only that branch (see lstmkit.nn.layers _run).
-            _torch_export(module, tuple(feed(2, 6, [6, 3], 0).values()), tmp, input_names=names_in,
-                          output_names=names_out, dynamic_axes=axes, opset=opset)
-            _check_against_torch(tmp, module, [feed(3, 9, [9, 2, 5], 1), feed(1, 4, [4], 2)], names_out)
+    def write(tmp: Path) -> None:
+        # The example must hold a length shorter than T: the LSTM skips packing when none is, and
+        # tracing would keep only that branch (see lstmkit.nn.layers _run).
+        torch_export(module, tuple(feed(2, 6, [6, 3], 0).values()), tmp, input_names=names_in,
+                     output_names=names_out, dynamic_axes=axes, opset=opset)
+        check_against_torch(tmp, module, [feed(3, 9, [9, 2, 5], 1), feed(1, 4, [4], 2)], names_out)
 
-        _write_onnx(out, write)
-        check_feed = feed(3, 9, [9, 2, 5], 1)
-        inputs = {input_name: described, "lengths": "(N,) int64, valid steps of each row, 1 <= length <= T"}
-        outputs = {"logits": "(N, classes) float32, in the order of data.classes; softmax for probabilities"}
-
-    description = {"model_type": model_type, "onnx": final.name, "inputs": inputs, "outputs": outputs,
-                   "task": config.get("task"), "data": config.get("data")}
-    if staging is not None:
-        with staging:
-            quantize_onnx_int8(out, final)
-            description["quantization"] = {
-                "weights": "int8, onnxruntime dynamic quantisation (activations quantised per call)",
-                "max_abs_output_difference_from_float": _deviation(out, final, check_feed),
-                "checked_on": {name: list(t.shape) for name, t in check_feed.items()},
-            }
-    atomic_write_text(preprocessing_path(final), json.dumps(description, indent=2, allow_nan=True) + "\n")
-    return final
+    write_onnx(out, write)
+    inputs = {input_name: described, "lengths": "(N,) int64, valid steps of each row, 1 <= length <= T"}
+    outputs = {"logits": "(N, classes) float32, in the order of data.classes; softmax for probabilities"}
+    return feed(3, 9, [9, 2, 5], 1), inputs, outputs

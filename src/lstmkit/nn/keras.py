@@ -373,8 +373,9 @@ def check_keras_lstm_config(config: dict) -> None:
     name = config.get("name", "the layer")
     for key, expected in _ACTIVATIONS.items():
         value = config.get(key, expected)
-        if isinstance(value, dict):  # a serialised activation object
-            value = value.get("config", {}).get("name", value.get("class_name"))
+        if isinstance(value, dict):  # a serialised activation object; its "config" is a dict or a name
+            inner = value.get("config")
+            value = inner if isinstance(inner, str) else (inner or {}).get("name", value.get("class_name"))
         if value != expected:
             extra = (" (the default of standalone Keras <= 2.3: close to but not the same as sigmoid)"
                      if value == "hard_sigmoid" else "")

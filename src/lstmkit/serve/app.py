@@ -45,7 +45,7 @@ __all__ = ["build_app", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_STREAMS"]
 logger = logging.getLogger("lstmkit.serve")
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-DEFAULT_MAX_STREAMS = 10_000
+DEFAULT_MAX_STREAMS = 1_000  # each stream holds a float64 copy of its LSTM's weights (about 3 MB at 2 x 128 units)
 STREAM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
@@ -91,6 +91,13 @@ def _refuse_constant(name: str):
     raise ApiError(400, f"{name} is not a number JSON allows: send finite numbers (a missing value is null)")
 
 
+def _parse_int(text: str) -> int:
+    # Integers past 2**53 are not numbers any model reads (they overflow a float64 exactly or at all).
+    if len(text.lstrip("-")) > 15:
+        raise ApiError(400, f"number {text[:40]} is out of range: send numbers below 10**15")
+    return int(text)
+
+
 def _parse_float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
@@ -122,7 +129,7 @@ async def read_body(request: Request, limit: int) -> dict:
     except UnicodeDecodeError as error:
         raise ApiError(400, f"the request body is not UTF-8 (byte {error.start})") from None
     try:
-        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_parse_float)
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_parse_int)
     except json.JSONDecodeError as error:
         raise ApiError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
@@ -150,11 +157,19 @@ class Streams:
             entry = self._streams.get(key)
             if entry is not None or not create:
                 return entry
-            if len(self._streams) >= self.limit:
-                raise ApiError(429, f"{self.limit} streams are open (lstmkit serve --max-streams); DELETE the "
-                                    "streams that are done")
-            entry = self._streams[key] = (model.new_stream(), threading.Lock())
-            return entry
+            self._check_room()
+        # Built outside the dict lock: making a stream waits for the model's lock, which a long predict
+        # on that model may hold, and the dict lock must never wait on that (every stream needs it).
+        fresh = (model.new_stream(), threading.Lock())
+        with self._lock:
+            if key not in self._streams:
+                self._check_room()
+            return self._streams.setdefault(key, fresh)  # a concurrent first request may have made it
+
+    def _check_room(self) -> None:
+        if len(self._streams) >= self.limit:
+            raise ApiError(429, f"{self.limit} streams are open (lstmkit serve --max-streams); DELETE the "
+                                "streams that are done")
 
     def drop(self, model: ServedModel, stream_id: str) -> bool:
         with self._lock:

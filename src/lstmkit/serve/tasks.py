@@ -24,6 +24,11 @@ from lstmkit.errors import DataError, ModelFileError, UsageError, UserError
 
 __all__ = ["ApiError", "ServedModel", "jsonable", "load_served", "stream_rows", "TASKS"]
 
+# Bounds on the work one request can ask for, so that one client cannot hold a worker for minutes.
+MAX_STREAM_ROWS = 10_000  # steps per /stream request
+MAX_BEAM = 32  # beam width of a translation
+MAX_GENERATED = 2_000  # tokens a language model writes per request
+
 
 class ApiError(UserError):
     """A request refused with a given HTTP status (404 unknown model, 413 too large, ...)."""
@@ -159,6 +164,8 @@ def stream_rows(body: dict, columns: list[str], transform: str) -> list[list[flo
         raise ApiError(400, f"'rows' must be an array of arrays of numbers, got {_kind(rows)}")
     if not rows:
         raise ApiError(400, "'rows' is empty: send at least one step")
+    if len(rows) > MAX_STREAM_ROWS:
+        raise ApiError(400, f"'rows' holds {len(rows)} steps; send at most {MAX_STREAM_ROWS} per request")
     n = len(columns)
     out = []
     for i, row in enumerate(rows):
@@ -203,6 +210,8 @@ def _classify(app, body: dict) -> dict:
 def _translate(app, body: dict) -> dict:
     check_keys(body, {"texts", "text", "method", "beam"})
     options = {"method": option(body, "method", str, "beam"), "beam": option(body, "beam", int)}
+    if options["beam"] is not None and not 1 <= options["beam"] <= MAX_BEAM:
+        raise ApiError(400, f"'beam' must be between 1 and {MAX_BEAM}, got {options['beam']}")
     found = app.search(texts(body), **options)
     return {"translations": [hyps[0].text for hyps in found]}
 
@@ -220,8 +229,14 @@ def _language_model(app, body: dict) -> dict:
         answer["next"] = [{"token": t, "probability": p} for t, p in app.next_words(prompt, top)]
     length = option(body, "length", int)
     if length is not None:
-        text = app.generate(prompt, length, temperature=option(body, "temperature", float, 1.0),
-                            top_k=option(body, "top_k", int), seed=option(body, "seed", int))
+        if not 1 <= length <= MAX_GENERATED:
+            raise ApiError(400, f"'length' must be between 1 and {MAX_GENERATED} tokens, got {length}")
+        seed, temperature = option(body, "seed", int), option(body, "temperature", float, 1.0)
+        if seed is not None and seed < 0:
+            raise ApiError(400, f"'seed' must be 0 or more, got {seed}")
+        if not (temperature == 0 or 1e-3 <= temperature <= 100):
+            raise ApiError(400, f"'temperature' must be 0 (greedy) or between 0.001 and 100, got {temperature}")
+        text = app.generate(prompt, length, temperature=temperature, top_k=option(body, "top_k", int), seed=seed)
         answer["continuation"], answer["text"] = text, join_prompt(prompt, text, app.config.level)
     elif not prompt.strip():
         raise UsageError("the prompt is empty: give the start of a sentence, e.g. \"to be or not to\", "

@@ -1,0 +1,220 @@
+"""The graphs of task models: what each model type reads and returns, its example inputs, and how
+its fixed axes are declared. Used by :func:`lstmkit.export.onnx.export_run_onnx`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lstmkit.errors import InputFileError
+from lstmkit.export.graphs import (check_against_torch, declare_output_sizes, make_state_optional, native_eval_copy,
+                                   torch_export, write_onnx)
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["export_autoencoder", "export_forecaster", "export_next_step", "lengths_examples", "lengths_graph_module"]
+
+
+def lengths_graph_module(model: "torch.nn.Module"):
+    import torch
+
+    class LengthsGraph(torch.nn.Module):
+        """``model((x, lengths))`` with two positional inputs, as the exporter wants them."""
+
+        def __init__(self, model: torch.nn.Module):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, lengths):
+            return self.model((x, lengths))
+
+    return LengthsGraph(model).eval()  # a new Module starts in training mode: dropout would be live
+
+
+def lengths_examples(model_type: str, model, config: dict):
+    """(input names, a function (n, t, lengths, seed) -> feed, how the input is described)."""
+    import torch
+
+    def lengths_of(values) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.int64)
+
+    if model_type == "text_classifier":
+        vocab = model.vocab_size
+
+        def feed(n, t, lengths, seed):
+            g = torch.Generator().manual_seed(seed)
+            ids = torch.randint(1, max(vocab, 2), (n, t), generator=g)
+            ids[torch.arange(t) >= lengths_of(lengths).unsqueeze(1)] = 0  # padding id, as the classifier pads
+            return {"ids": ids, "lengths": lengths_of(lengths)}
+
+        return "ids", feed, "(N, T) int64 token ids, 0 = <pad>, from data.vocabulary.tokens"
+    if model.kind == "video":
+        size = int((config.get("task") or {}).get("size") or 64)
+
+        def feed(n, t, lengths, seed):
+            g = torch.Generator().manual_seed(seed)
+            return {"x": torch.randint(0, 256, (n, t, size, size, 3), generator=g).to(torch.uint8),
+                    "lengths": lengths_of(lengths)}
+
+        return "x", feed, f"(N, T, {size}, {size}, 3) uint8 RGB frames resized to {size}x{size}"
+
+    def feed(n, t, lengths, seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"x": torch.randn(n, t, model.input_size, generator=g), "lengths": lengths_of(lengths)}
+
+    return "x", feed, (f"(N, T, {model.input_size}) float32 sensor channels, standardised with "
+                       "data.mean/data.std (task.normalize 'channel') or per sequence ('sequence')")
+
+
+def _export_fixed(module: "torch.nn.Module", out: Path, feed, *, names_in: list[str], names_out: list[str],
+                  axes: dict, opset: int | None, states: dict[str, tuple[int, ...]] | None = None,
+                  fixed: dict[str, dict[int, int]] | None = None, checks: list[tuple[int, int]]) -> None:
+    """Export ``module`` traced on ``feed(2, t0, seed 0)``, make ``states`` optional, declare the ``fixed``
+    output sizes ({output: {axis: size}}), check it at ``checks``.
+
+    ``feed(n, t, seed)`` -> {input name: tensor}; ``checks`` are (n, t) pairs other than the example's,
+    so that an axis frozen by the tracer fails here. For graphs whose time axis is fixed, t is ignored.
+    """
+
+    def write(tmp: Path) -> None:
+        torch_export(module, tuple(feed(2, 7, 0).values()), tmp, input_names=names_in, output_names=names_out,
+                      dynamic_axes=axes, opset=opset)
+        if states:
+            make_state_optional(tmp, states)
+        if fixed:
+            declare_output_sizes(tmp, fixed)
+        check_against_torch(tmp, module, [feed(n, t, seed) for seed, (n, t) in enumerate(checks, 1)], names_out)
+
+    write_onnx(out, write)
+
+
+def export_forecaster(model, config: dict, out: Path, opset: int | None):
+    """The forecaster's graph at ``out``; returns (a check feed, inputs described, outputs described).
+
+    The graph is the network alone: the window-relative inputs and the relative output are arithmetic
+    on config.json's ``data`` (see Forecaster._forecast and tasks/forecast/windows.py), which every
+    runtime can do itself and which would otherwise tie the graph to one table layout.
+    """
+    import torch
+
+    data = config.get("data") or {}
+    if not isinstance(data.get("input_width"), int):
+        raise InputFileError("config.json: a forecaster's data section must hold its input_width (the graph's "
+                             "fixed time axis); was the run trained to the end?")
+    W, K, T, F = int(data["input_width"]), model.horizon, model.n_targets, model.n_inputs
+    Q = len(model.quantiles)
+
+    class ForecastGraph(torch.nn.Module):
+        """``model((x, base))`` with two positional inputs, as the exporter wants them."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, base):
+            return self.model((x, base))
+
+    module = ForecastGraph(native_eval_copy(model)).eval()  # eval: the members' mean, not all of them
+
+    def feed(n, _t, seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"x": torch.randn(n, W, F, generator=g), "base": torch.randn(n, K, T, generator=g)}
+
+    # Time is not dynamic: the LSTMs read exactly the input width the model was trained with.
+    _export_fixed(module, out, feed, names_in=["x", "base"], names_out=["forecast"],
+                  axes={"x": {0: "batch"}, "base": {0: "batch"}, "forecast": {0: "batch"}}, opset=opset,
+                  checks=[(3, W), (1, W)])
+    level = ("level_k = mean of the last min(W, data.season) z values of the window (the last z value when "
+             "data.season == 1)")
+    inputs = {
+        "x": (f"(N, {W}, {F}) float32, W = data.input_width fixed: the {W} rows before the first forecast step. "
+              f"Columns 0..{T - 1}, the targets (task.targets): z = log(value) where data.log_targets[k], else "
+              f"value; then (z - level_k) / data.target_scale[k], {level}. Columns {T}..{F - 1}, the features "
+              "(task.features, if any): (value - mean_) / scale_ of data.feature_scaler.state"),
+        "base": (f"(N, {K}, {T}) float32, the seasonal baseline relative to the level: zeros when data.season "
+                 "== 1; else for step h (0-based, origin O = the first forecast row) the mean over j = 1.."
+                 "data.seasons_averaged of z[O + h - j*data.lag] - level at origin O - j*data.lag, divided by "
+                 "data.target_scale[k]"),
+    }
+    outputs = {
+        "forecast": (f"(N, {K}, {T}, {Q}) float32, relative forecasts (ensemble mean), quantiles in the order "
+                     "of task.quantiles. As Forecaster.predict does: sort along the last axis (quantiles never "
+                     "cross), then value = exp(level_k + forecast * data.target_scale[k]) where "
+                     "data.log_targets[k], else level_k + forecast * data.target_scale[k]"),
+    }
+    return feed(3, W, 1), inputs, outputs
+
+
+def _anomaly_x_described(shape: str) -> str:
+    return (f"{shape} float32: task.columns transformed (task.transform: 'none' as is, 'diff' first differences, "
+            "'logdiff' differences of the log; row 0 of a difference is 0) and standardised: "
+            "(v - mean_) / scale_ of data.scaler.state")
+
+
+def export_next_step(model, out: Path, opset: int | None):
+    """The next-step predictor's graph with an optional, carried state (as :func:`export_lstm_onnx`)."""
+    import torch
+
+    L, H, F = model.num_layers, model.hidden_size, model.n_features
+
+    class NextStepGraph(torch.nn.Module):
+        """(x (N, T, F), h0, c0) -> (prediction, hn, cn); h0/c0 of batch 1 broadcast to N."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, h0, c0):
+            n = x.shape[0]
+            # A no-op for a full state; broadcasts the batch-1 zeros standing in for an omitted one.
+            prediction, (hn, cn) = self.model(x, (h0.expand(-1, n, -1), c0.expand(-1, n, -1)))
+            return prediction, hn, cn
+
+    module = NextStepGraph(native_eval_copy(model)).eval()
+
+    def feed(n, t, seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"x": torch.randn(n, t, F, generator=g), "h0": torch.randn(L, n, H, generator=g),
+                "c0": torch.randn(L, n, H, generator=g)}
+
+    _export_fixed(module, out, feed, names_in=["x", "h0", "c0"], names_out=["prediction", "hn", "cn"],
+                  axes={"x": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"},
+                        "prediction": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}},
+                  opset=opset, states={"h0": (L, 1, H), "c0": (L, 1, H)}, checks=[(3, 11), (1, 4)])
+    inputs = {"x": _anomaly_x_described(f"(N, T, {F})"),
+              "h0": f"({L}, N, {H}) float32, optional (zeros): hn of the previous chunk of the stream",
+              "c0": f"({L}, N, {H}) float32, optional (zeros): cn of the previous chunk of the stream"}
+    outputs = {"prediction": (f"(N, T, {F}) float32, row t forecasts x at step t + 1 (same scale as x); the "
+                              "error is mean_f |x[t+1] - prediction[t]|, unscored for the first task.warmup rows"),
+               "hn": f"({L}, N, {H})", "cn": f"({L}, N, {H})"}
+    return {"x": feed(3, 11, 1)["x"]}, inputs, outputs
+
+
+def export_autoencoder(model, out: Path, opset: int | None):
+    """The reconstruction model's graph: a window of fixed width in, its reconstruction out."""
+    import torch
+
+    W, F = model.window, model.n_features
+
+    class AutoencoderGraph(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x)
+
+    module = AutoencoderGraph(native_eval_copy(model)).eval()
+
+    def feed(n, _t, seed):
+        return {"x": torch.randn(n, W, F, generator=torch.Generator().manual_seed(seed))}
+
+    # Time is not dynamic: the detector only ever feeds windows of its trained width.
+    _export_fixed(module, out, feed, names_in=["x"], names_out=["reconstruction"],
+                  axes={"x": {0: "batch"}, "reconstruction": {0: "batch"}}, opset=opset,
+                  fixed={"reconstruction": {1: W}}, checks=[(3, W), (1, W)])  # the flip hides W from shape inference
+    inputs = {"x": _anomaly_x_described(f"(N, {W}, {F})") + f"; windows of W = task.window = {W} rows, fixed"}
+    outputs = {"reconstruction": (f"(N, {W}, {F}) float32, the window rebuilt; a point's error is mean_f "
+                                  "|x - reconstruction| averaged over the W windows that hold it")}
+    return feed(3, W, 1), inputs, outputs
