@@ -7,6 +7,8 @@ is installed.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -389,3 +391,20 @@ def test_against_real_keras():
     with torch.no_grad():
         ours = gru(torch.from_numpy(x))[0].numpy()
     np.testing.assert_allclose(ours, gru_model.predict(x, verbose=0), rtol=0, atol=1e-5)
+
+
+def test_against_outputs_that_real_keras_computed():
+    """Weights and outputs written by Keras 3.15.1 itself (tests/nn/data/make_keras_fixture.py): two stacked
+    Bidirectional LSTMs and a GRU with non-zero biases. Runs without Keras installed."""
+    data = np.load(Path(__file__).parent / "data" / "keras_lstm_gru.npz")
+    assert str(data["keras_version"]).startswith("3.")
+    lstm_weights = [[data[f"lstm_layer{k}_{j}"] for j in range(6)] for k in range(2)]
+    lstm = lstm_from_keras(lstm_weights, bidirectional=True)
+    x = torch.from_numpy(data["x"])
+    with torch.no_grad():
+        np.testing.assert_allclose(lstm(x)[0].numpy(), data["lstm_output"], rtol=0, atol=1e-5)
+        gru = load_keras_gru_weights(torch.nn.GRU(3, 4, batch_first=True), [[data[f"gru_layer0_{j}"] for j in range(3)]])
+        np.testing.assert_allclose(gru(x)[0].numpy(), data["gru_output"], rtol=0, atol=1e-5)
+    for ours, theirs in zip(lstm_to_keras(lstm), lstm_weights):  # and back to Keras' arrays
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
