@@ -21,9 +21,7 @@ majority class of training, 1-NN DTW on the sequences as given (sensors,
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,8 +40,6 @@ from lstmkit.tasks.base import Application
 from lstmkit.train import TrainConfig
 
 __all__ = ["ActionRecognizer"]
-
-logger = logging.getLogger(__name__)
 
 BATCH = 64  # examples per forward pass at inference
 
