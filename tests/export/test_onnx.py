@@ -196,6 +196,81 @@ def test_text_classifier_run_exports_with_its_vocabulary(text_dir):
     check_logits(text_dir, out, ids)
 
 
+VERSES = ["to be or not to be that is the question",
+          "whether tis nobler in the mind to suffer",
+          "the slings and arrows of outrageous fortune"]
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    """A tiny word-level language model (tied weights), trained one epoch and saved."""
+    from lstmkit.tasks.text import LanguageModel, LMConfig
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("lm") / "run"
+    config = LMConfig(hidden_size=16, num_layers=1, bptt=10, batch_size=4, epochs=1, dropout=0.0, min_freq=1)
+    LanguageModel(config).fit("\n".join(VERSES * 20)).save(directory)
+    return directory
+
+
+def test_language_model_exports_with_its_state_optional_and_carried(lm_dir):
+    from lstmkit.train import load_model
+
+    sess = session(export_run_onnx(lm_dir))
+    model = load_model(lm_dir).eval()
+    pre = json.loads((lm_dir / "model.preprocessing.json").read_text())
+    assert pre["model_type"] == "text_lm" and set(pre["inputs"]) == {"ids", "h0", "c0"}
+    assert set(pre["outputs"]) == {"logits", "hn", "cn"}
+    assert "data.tokenizer" in pre["inputs"]["ids"] and "data.vocabulary.tokens" in pre["inputs"]["ids"]
+    assert pre["data"]["tokenizer"]["level"] == "word"
+    vocab = len(pre["data"]["vocabulary"]["tokens"])
+    assert vocab == model.vocab_size and pre["data"]["vocabulary"]["tokens"][:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    assert [arg.name for arg in sess.get_inputs()] == ["ids"]  # h0, c0 may be left out
+    shapes = {arg.name: arg.shape for arg in [*sess.get_inputs(), *sess.get_outputs()]}
+    assert shapes["ids"] == ["batch", "time"] and shapes["logits"] == ["batch", "time", vocab]
+    L, H = model.num_layers, model.hidden_size
+    for batch, length in [(1, 5), (4, 23)]:
+        ids = torch.randint(0, vocab, (batch, length))
+        h0, c0 = torch.randn(L, batch, H), torch.randn(L, batch, H)
+        with torch.no_grad():
+            logits, (hn, cn) = model(ids, (h0, c0))
+            logits_zero, (hn_zero, cn_zero) = model(ids)
+        assert all(close(a, b) for a, b in zip(run(sess, ids=ids, h0=h0, c0=c0), (logits, hn, cn)))
+        assert all(close(a, b) for a, b in zip(run(sess, ids=ids), (logits_zero, hn_zero, cn_zero)))
+        assert float(logits_zero.std()) > 1e-3  # the logits are not all alike: the comparison means something
+    # a generator's stream: chunks (one of a single token) with the state carried equal one call on the whole
+    ids = torch.randint(0, vocab, (3, 30))
+    whole, h_whole, c_whole = run(sess, ids=ids)
+    chunks, state = [], {}
+    for part in (ids[:, :12], ids[:, 12:13], ids[:, 13:]):
+        logits, h, c = run(sess, ids=part, **state)
+        chunks.append(logits)
+        state = {"h0": torch.from_numpy(h), "c0": torch.from_numpy(c)}
+    assert np.abs(np.concatenate(chunks, axis=1) - whole).max() <= TOL
+    assert np.abs(h - h_whole).max() <= TOL and np.abs(c - c_whole).max() <= TOL
+    with torch.no_grad():
+        expected, (h_expected, c_expected) = model(ids)
+    assert close(whole, expected) and close(h_whole, h_expected) and close(c_whole, c_expected)
+
+
+def test_language_model_graph_fed_token_by_token_gives_the_next_word_distribution(lm_dir):
+    """What a generator in another runtime does: the prompt's ids (start token, then the tokens numbered
+    by the JSON's vocabulary) fed one at a time, the state carried; the last softmax equals the model's."""
+    from lstmkit.tasks.text import LanguageModel
+
+    out = export_run_onnx(lm_dir, lm_dir / "again.onnx")
+    sess = session(out)
+    tokens = json.loads((lm_dir / "again.preprocessing.json").read_text())["data"]["vocabulary"]["tokens"]
+    ids = [3] + [tokens.index(word) for word in "the slings and".split()]  # <eos> starts a fresh context
+    state = {}
+    for token_id in ids:
+        logits, h, c = run(sess, ids=torch.tensor([[token_id]]), **state)
+        state = {"h0": torch.from_numpy(h), "c0": torch.from_numpy(c)}
+    z = logits[0, -1].astype(np.float64)
+    probs = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    np.testing.assert_allclose(probs, LanguageModel.load(lm_dir).next_distribution("the slings and"), atol=1e-5)
+
+
 def test_a_bare_lstm_run_exports(tmp_path):
     from lstmkit.train import save_model
 
@@ -370,7 +445,7 @@ def test_an_unsupported_model_type_names_the_supported_ones(tmp_path):
     from lstmkit.train import save_model
 
     save_model(RNN(3, 4), tmp_path / "rnn")
-    supported = "action_net, anomaly_autoencoder, anomaly_next_step, forecaster, lstm, text_classifier"
+    supported = "action_net, anomaly_autoencoder, anomaly_next_step, forecaster, lstm, text_classifier, text_lm"
     with pytest.raises(UsageError, match=f"cannot export model_type 'rnn'.*{supported}") as info:
         export_run_onnx(tmp_path / "rnn")
     assert "\n" not in str(info.value)

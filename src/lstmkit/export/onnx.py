@@ -28,6 +28,11 @@ What the graphs look like:
   dynamic, the state optional and carried as for a bare LSTM, so a stream can feed a step at a time.
 * an anomaly autoencoder (``"anomaly_autoencoder"``): ``x`` (N, W, F) float32 -> ``reconstruction``
   (N, W, F); only N is dynamic, W is the window the model was trained on (``task.window``).
+* a word or character language model (``"text_lm"``): ``ids`` (N, T) int64, optional ``h0``, ``c0``
+  (L, N, H) -> ``logits`` (N, T, V) (row t scores the next token), ``hn``, ``cn``; N and T dynamic, the
+  state optional and carried as for a bare LSTM, so a generator can feed one token at a time. The ids
+  come from config.json's ``data``: its ``tokenizer`` splits the text, its ``vocabulary`` numbers the
+  tokens (unknown ones ``<unk>``).
 
 The anomaly detector itself scores in float64 (a copy of the model); these graphs are float32 like
 every export here, so errors computed from them can differ from ``lstmkit anomaly detect``'s in the
@@ -72,8 +77,8 @@ from typing import TYPE_CHECKING
 from lstmkit.errors import InputFileError, UsageError
 from lstmkit.export.graphs import (check_against_torch, deviation, make_state_optional, native_eval_copy,
                                    quantize_onnx_int8, require_onnx, seeded_randn, torch_export, write_onnx)
-from lstmkit.export.task_graphs import (export_autoencoder, export_forecaster, export_next_step, lengths_examples,
-                                        lengths_graph_module)
+from lstmkit.export.task_graphs import (export_autoencoder, export_forecaster, export_language_model, export_next_step,
+                                        lengths_examples, lengths_graph_module)
 
 if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
     from lstmkit.nn import LSTM
@@ -81,7 +86,7 @@ if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
 __all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path", "quantize_onnx_int8"]
 
 SUPPORTED_MODEL_TYPES = ("action_net", "anomaly_autoencoder", "anomaly_next_step", "forecaster", "lstm",
-                         "text_classifier")
+                         "text_classifier", "text_lm")
 
 
 # ----------------------------------------------------------------------------------- a bare LSTM
@@ -223,6 +228,8 @@ def _export_graph(model_type: str, model, config: dict, out: Path, opset: int | 
         return export_next_step(model, out, opset)
     if model_type == "anomaly_autoencoder":
         return export_autoencoder(model, out, opset)
+    if model_type == "text_lm":
+        return export_language_model(model, config, out, opset)
     input_name, feed, described = lengths_examples(model_type, model, config)
     module = lengths_graph_module(native_eval_copy(model))
     names_in, names_out = [input_name, "lengths"], ["logits"]

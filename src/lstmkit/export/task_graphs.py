@@ -13,7 +13,8 @@ from lstmkit.export.graphs import (check_against_torch, declare_output_sizes, ma
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["export_autoencoder", "export_forecaster", "export_next_step", "lengths_examples", "lengths_graph_module"]
+__all__ = ["export_autoencoder", "export_forecaster", "export_language_model", "export_next_step", "lengths_examples",
+           "lengths_graph_module"]
 
 
 def lengths_graph_module(model: "torch.nn.Module"):
@@ -189,6 +190,58 @@ def export_next_step(model, out: Path, opset: int | None):
                               "error is mean_f |x[t+1] - prediction[t]|, unscored for the first task.warmup rows"),
                "hn": f"({L}, N, {H})", "cn": f"({L}, N, {H})"}
     return {"x": feed(3, 11, 1)["x"]}, inputs, outputs
+
+
+def export_language_model(model, config: dict, out: Path, opset: int | None):
+    """The language model's graph with an optional, carried state (as :func:`export_next_step`):
+    ids (N, T) int64, h0, c0 -> logits (N, T, V), hn, cn; N and T dynamic."""
+    import torch
+
+    L, H, V = model.num_layers, model.hidden_size, model.vocab_size
+
+    class LanguageModelGraph(torch.nn.Module):
+        """(ids (N, T), h0, c0) -> (logits, hn, cn); h0/c0 of batch 1 broadcast to N."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids, h0, c0):
+            n = ids.shape[0]
+            # A no-op for a full state; broadcasts the batch-1 zeros standing in for an omitted one.
+            logits, (hn, cn) = self.model(ids, (h0.expand(-1, n, -1), c0.expand(-1, n, -1)))
+            return logits, hn, cn
+
+    module = LanguageModelGraph(native_eval_copy(model)).eval()  # eval: dropout off
+
+    def feed(n, t, seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"ids": torch.randint(0, max(V, 1), (n, t), generator=g), "h0": torch.randn(L, n, H, generator=g),
+                "c0": torch.randn(L, n, H, generator=g)}
+
+    _export_fixed(module, out, feed, names_in=["ids", "h0", "c0"], names_out=["logits", "hn", "cn"],
+                  axes={"ids": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"},
+                        "logits": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}},
+                  opset=opset, states={"h0": (L, 1, H), "c0": (L, 1, H)}, checks=[(3, 11), (1, 4)])
+    tokenizer = (config.get("data") or {}).get("tokenizer") or {}
+    if tokenizer.get("level") == "char":
+        start = "'\\n' (when in the vocabulary, else <eos>)"
+    else:
+        start = "<eos> (id 3)"
+    inputs = {
+        "ids": (f"(N, T) int64 token ids in [0, {V}): the text split into tokens by data.tokenizer (the rules of "
+                "lstmkit.data.text: level 'word' splits words and punctuation, lower-cased when lower, each non-blank "
+                "line ending in <eos> when lines; level 'char' takes one token per character, newlines included), "
+                "then each token numbered by its index in data.vocabulary.tokens (0 <pad>, 1 <unk> for a token not "
+                f"in it, 2 <bos>, 3 <eos>). A fresh context starts with {start}, as LanguageModel does"),
+        "h0": f"({L}, N, {H}) float32, optional (zeros): hn of the previous chunk of the text",
+        "c0": f"({L}, N, {H}) float32, optional (zeros): cn of the previous chunk of the text",
+    }
+    outputs = {"logits": (f"(N, T, {V}) float32, row t scores the token after ids[:, t] over "
+                          "data.vocabulary.tokens; softmax (of logits / temperature) for probabilities. To generate, "
+                          "feed the drawn id as ids (N, 1) with hn/cn as h0/c0"),
+               "hn": f"({L}, N, {H})", "cn": f"({L}, N, {H})"}
+    return {"ids": feed(3, 11, 1)["ids"]}, inputs, outputs
 
 
 def export_autoencoder(model, out: Path, opset: int | None):
