@@ -9,7 +9,8 @@ graph (``lstmkit.export.export_lstm_onnx``) in onnxruntime, and of that graph wi
 (``lstmkit.export.onnx.quantize_onnx_int8``), with the int8 outputs' largest and mean relative
 deviation from PyTorch's.
 
-Then one step of a 2-layer, 128-unit LSTM at batch 1 with its state fed in (a live stream's cost).
+Then one step at batch 1 with the state fed in (a live stream's cost), for four sizes: the LSTM
+module, lstmkit's NumPy streamer and the ONNX graph in onnxruntime.
 
 Part 2, a task: the action recogniser on JapaneseVowels (needs ``lstmkit[motion-data]``; skipped
 without it), trained with its defaults (seed 0), then the test part classified by PyTorch, by the float
@@ -73,18 +74,23 @@ def bench_lstm(folder: Path, sizes: tuple[int, ...]) -> None:
 
 
 def bench_one_step(folder: Path) -> None:
-    """One step of a 2-layer LSTM of 128 units at batch 1, the state carried: what a live stream costs."""
-    torch.manual_seed(0)
-    lstm = LSTM(128, 128, 2, batch_first=True).eval()
-    floating = export_lstm_onnx(lstm, folder / "step.onnx")
-    s32 = session(floating)
-    x = torch.randn(1, 1, 128)
-    state = (torch.zeros(2, 1, 128), torch.zeros(2, 1, 128))
-    with torch.no_grad():
-        t_torch = best(lambda: lstm(x, state), repeats=200)
-    feed = {"input": x.numpy(), "h0": state[0].numpy(), "c0": state[1].numpy()}
-    t32 = best(lambda: s32.run(None, feed), repeats=200)
-    print(f"\none step, 2 x 128 units, batch 1: lstmkit.nn.LSTM {t_torch * 1e6:.0f} us, onnxruntime {t32 * 1e6:.0f} us")
+    """One step at batch 1 with the state carried, what a live stream costs: the LSTM module, lstmkit's
+    NumPy streamer (what `anomaly watch` and `serve`'s streams run) and the ONNX graph in onnxruntime."""
+    print(f"\n{'one step, batch 1':24}{'nn.LSTM us':>12}{'streamer us':>13}{'onnxruntime us':>16}")
+    for hidden, layers, features in ((32, 1, 1), (64, 2, 1), (128, 2, 8), (256, 2, 8)):
+        torch.manual_seed(0)
+        lstm = LSTM(features, hidden, layers, batch_first=True).eval()
+        s32 = session(export_lstm_onnx(lstm, folder / f"step{hidden}.onnx"))
+        x = torch.randn(1, 1, features)
+        state = (torch.zeros(layers, 1, hidden), torch.zeros(layers, 1, hidden))
+        with torch.no_grad():
+            t_module = best(lambda: lstm(x, state), repeats=300)
+        streamer, row = lstm.streamer(1), x[0].numpy().astype(np.float64)
+        t_streamer = best(lambda: streamer.step(row), repeats=300)
+        feed = {"input": x.numpy(), "h0": state[0].numpy(), "c0": state[1].numpy()}
+        t_ort = best(lambda: s32.run(None, feed), repeats=300)
+        label = f"{layers} x {hidden} units, {features} in"
+        print(f"{label:24}{t_module * 1e6:>12.0f}{t_streamer * 1e6:>13.0f}{t_ort * 1e6:>16.0f}", flush=True)
 
 
 def bench_task(folder: Path, quick: bool) -> None:
