@@ -47,3 +47,21 @@ def test_streamer_errors():
         lnn.LSTM(2, 3).streamer(batch_size=2).step(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         lnn.LSTM(2, 3).streamer(batch_size=0)
+
+
+def test_forks_share_the_weights_and_keep_their_own_state():
+    torch.manual_seed(0)
+    lstm = lnn.LSTM(3, 8, num_layers=2, batch_first=True).double().eval()
+    first = lstm.streamer(1)
+    second = first.fork()
+    assert all(np.shares_memory(a[0], b[0]) for a, b in zip(first._np_layers, second._np_layers))  # noqa: SLF001
+    x = torch.randn(1, 12, 3, dtype=torch.float64)
+    with torch.no_grad():
+        whole = lstm(x)[0][0].numpy()
+    for t in range(12):  # interleaved: the second stream is one step behind and fed other values
+        np.testing.assert_allclose(first.step(x[:, t].numpy())[0], whole[t], atol=1e-12)
+        second.step(np.zeros((1, 3)))
+    fresh = lstm.streamer(1)
+    for t in range(12):
+        fresh.step(np.zeros((1, 3)))
+    np.testing.assert_allclose(second.state[0].numpy(), fresh.state[0].numpy(), atol=1e-12)

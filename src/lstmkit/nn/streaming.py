@@ -18,6 +18,8 @@ cover all four gates (the halving is folded into the weights' sigmoid rows).
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -82,6 +84,14 @@ class LSTMStreamer:
                 ))
         self._torch_layers = layers
         self.reset()
+
+    def fork(self) -> "LSTMStreamer":
+        """A new streamer over the same weights with its own state, at zero: many streams of one model
+        (a service's) share one copy of the weights instead of one each. The weights are read, never
+        written, by :meth:`step`."""
+        twin = copy.copy(self)
+        twin.reset()  # new state and scratch arrays; the weight arrays stay shared
+        return twin
 
     def reset(self) -> None:
         """Forget the stream: every layer's h and c back to zero."""

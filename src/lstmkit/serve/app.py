@@ -45,7 +45,7 @@ __all__ = ["build_app", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_STREAMS"]
 logger = logging.getLogger("lstmkit.serve")
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-DEFAULT_MAX_STREAMS = 1_000  # each stream holds a float64 copy of its LSTM's weights (about 3 MB at 2 x 128 units)
+DEFAULT_MAX_STREAMS = 10_000  # a stream holds its own state, about 14 KB at 2 x 128 units (weights are shared)
 STREAM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 

@@ -39,9 +39,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--port", type=port, default=8000, help="port (default 8000)")
     parser.add_argument("--max-body-bytes", type=positive_int, default=1_000_000, metavar="N",
                         help="largest request body taken; larger ones get 413 (default 1000000)")
-    parser.add_argument("--max-streams", type=positive_int, default=1_000, metavar="N",
-                        help="most anomaly streams open at once (each holds a copy of its LSTM weights); more get 429 "
-                             "(default 1000)")
+    parser.add_argument("--max-streams", type=positive_int, default=10_000, metavar="N",
+                        help="most anomaly streams open at once (each holds its own LSTM state, the weights are "
+                             "shared); more get 429 (default 10000)")
     add_threads_option(parser)
     parser.set_defaults(run=run_serve)
 

@@ -60,6 +60,7 @@ class AnomalyDetector(Application):
     def __init__(self, config: AnomalyConfig):
         super().__init__(config)
         self._infer: torch.nn.Module | None = None  # float64 copy used for every score
+        self._streamer = None  # the first stream's LSTMStreamer; later streams fork it (shared weights)
 
     # ---- reading ---------------------------------------------------------------------------------
     def read(self, data, extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -148,6 +149,7 @@ class AnomalyDetector(Application):
             loss = torch.nn.functional.mse_loss
         self.train_model(model, loss, train_config, train_data, val_data, run_dir=run_dir, resume=resume)
         self._infer = None
+        self._streamer = None
         # Calibrate on errors the model was not fitted to.
         errors = self.errors(values[:n_train])
         self.state.threshold = calibrate(ewma(errors, cfg.smoothing_span)[n_fit:], span=cfg.smoothing_span,
@@ -298,6 +300,13 @@ class AnomalyDetector(Application):
                 "threshold": self.calibration.summary(),
             }
         return {"scores": scores, "anomalies": anomalies, "metrics": metrics, "labels": truth}
+
+    def streamer(self):
+        """A batch-1 :class:`~lstmkit.nn.LSTMStreamer` of the float64 inference model's LSTM at state zero;
+        every one after the first is a fork of it, so a thousand streams hold one copy of the weights."""
+        if self._streamer is None:
+            self._streamer = self.inference_model().lstm.streamer(1)
+        return self._streamer.fork()
 
     def stream(self):
         """A fresh per-step scorer (state zero, like the first row of a batch): an

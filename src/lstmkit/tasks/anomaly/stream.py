@@ -43,7 +43,7 @@ class AnomalyStream:
         self._transform = cfg.transform
         self._predict = cfg.method == "prediction"
         if self._predict:
-            self._streamer = self._model.lstm.streamer(1)
+            self._streamer = detector.streamer()  # shares the weights with the detector's other streams
             self._w = np.ascontiguousarray(self._model.head.weight.detach().numpy().T)  # (H, F)
             self._b = self._model.head.bias.detach().numpy().copy()
             self._residual = self._model.residual
