@@ -335,3 +335,30 @@ def test_streams_past_the_limit_get_429_and_deleting_one_makes_room(dirs):
         many = c.post("/models/sensor/stream/c", json={"rows": [[1.0]] * 10_001})
         assert many.status_code == 400 and "send at most 10000" in many.json()["error"]
         assert c.get("/models/sensor/stream/c").json()["steps"] == 1  # the refused rows took no step
+
+
+def test_a_stream_being_made_never_blocks_the_other_streams(dirs):
+    """While a new stream waits for its model (a long predict holds the model's lock), streams that
+    exist go on: the streams table is never held across that wait."""
+    import threading
+
+    from lstmkit.serve.app import Streams, load_models
+
+    model = load_models([dirs / "sensor"])["sensor"]
+    streams = Streams(limit=10)
+    streams.get(model, "open", create=True)
+    model.lock.acquire()  # a predict on this model is running
+    try:
+        making = threading.Thread(target=streams.get, args=(model, "new",), kwargs={"create": True}, daemon=True)
+        making.start()
+        making.join(0.2)
+        assert making.is_alive()  # the new stream waits for the model...
+        found = []
+        other = threading.Thread(target=lambda: found.append(streams.get(model, "open", create=False)), daemon=True)
+        other.start()
+        other.join(5)
+        assert not other.is_alive() and found[0] is not None  # ...but the open one is not held up
+    finally:
+        model.lock.release()
+    making.join(5)
+    assert not making.is_alive() and streams.get(model, "new", create=False) is not None
