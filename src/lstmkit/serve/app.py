@@ -202,16 +202,41 @@ def load_models(model_dirs: list[str | Path]) -> dict[str, ServedModel]:
     return models
 
 
+def quantize_models(models: dict[str, ServedModel], quantize: str) -> None:
+    """Swap each model's PyTorch module for its int8 ONNX graph (:func:`lstmkit.export.runtime.quantized_model`).
+
+    Every model must be one that can run so (sensor action recognisers, text classifiers); any other is
+    refused here, at start-up, with a :class:`~lstmkit.errors.UsageError` naming it, before any is swapped.
+    """
+    from lstmkit.export.runtime import check_quantizable, quantized_model
+
+    if quantize != "int8":
+        raise UsageError(f"--quantize {quantize}: the only quantisation offered is int8")
+    for served in models.values():
+        try:
+            check_quantizable(served.directory)
+        except UsageError as error:
+            raise UsageError(f"lstmkit serve --quantize int8: cannot serve model {served.name!r} ({served.task}) "
+                             f"so: {error}; serve it without --quantize") from None
+    for served in models.values():
+        served.app.model = quantized_model(served.directory)
+        logger.info("%s runs as an int8 ONNX graph in onnxruntime", served.name)
+
+
 def build_app(model_dirs: list[str | Path], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-              max_streams: int = DEFAULT_MAX_STREAMS) -> Starlette:
+              max_streams: int = DEFAULT_MAX_STREAMS, quantize: str | None = None) -> Starlette:
     """The service over ``model_dirs`` (loaded now: a bad directory fails here, not at the first request).
 
     ``max_body_bytes``: the largest request body taken (413 beyond); ``max_streams``: the most streams
-    open at once, over all models (429 beyond). ``app.state.models`` and ``app.state.streams`` hold them.
+    open at once, over all models (429 beyond). ``quantize="int8"``: every model runs as an int8 ONNX
+    graph (:func:`quantize_models`; a model that cannot is refused now). ``app.state.models`` and
+    ``app.state.streams`` hold them.
     """
     if max_body_bytes < 1 or max_streams < 1:
         raise UsageError("max_body_bytes and max_streams must be positive")
     models = load_models(model_dirs)
+    if quantize is not None:
+        quantize_models(models, quantize)
     streams = Streams(max_streams)
     only = next(iter(models.values())) if len(models) == 1 else None
 

@@ -1,4 +1,4 @@
-"""``lstmkit serve --model DIR [--model DIR ...] [--host] [--port]``: run directories behind HTTP.
+"""``lstmkit serve --model DIR [--model DIR ...] [--host] [--port] [--quantize int8]``: run directories behind HTTP.
 
 Building the parser imports neither torch nor starlette; the run function does.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from lstmkit.cli.common import GLOBAL_FLAGS, add_threads_option, positive_int, use_threads
+from lstmkit.cli.common import GLOBAL_FLAGS, add_quantize_option, add_threads_option, positive_int, use_threads
 from lstmkit.errors import MissingDependencyError
 
 HELP = "serve trained models over HTTP (predict, live anomaly streams)"
@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
                         help="most anomaly streams open at once (each holds its own LSTM state, the weights are "
                              "shared); more get 429 (default 10000)")
     add_threads_option(parser)
+    add_quantize_option(parser)
     parser.set_defaults(run=run_serve)
 
 
@@ -55,7 +56,10 @@ def run_serve(args) -> int:
     from lstmkit.serve.app import build_app
 
     use_threads(args)
-    app = build_app(args.model, max_body_bytes=args.max_body_bytes, max_streams=args.max_streams)
-    print(f"serving {', '.join(app.state.models)} on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    app = build_app(args.model, max_body_bytes=args.max_body_bytes, max_streams=args.max_streams,
+                    quantize=args.quantize)
+    weights = " (int8 weights, onnxruntime)" if args.quantize else ""
+    print(f"serving {', '.join(app.state.models)}{weights} on http://{args.host}:{args.port} (Ctrl-C stops)",
+          flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if getattr(args, "verbose", False) else "warning")
     return 0

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, model_dir, positive_int, run_dir, run_values, use_threads)
+from lstmkit.cli.common import (add_config_options, add_model_option, add_quantize_option, add_run_options, add_task,
+                                add_threads_option, add_verb, model_dir, positive_int, run_dir, run_values, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.action.config import KINDS, NORMALIZATIONS, POOLINGS, ActionConfig
 
@@ -73,6 +73,7 @@ def add_parser(sub) -> None:
                          help=f"write a picture per clip/sequence (at most {MAX_PLOTS}): frames or channels over the "
                               "class probabilities after each step")
     add_threads_option(predict)
+    add_quantize_option(predict)
     predict.set_defaults(run=run_predict)
 
     evaluate = add_verb(verbs, "evaluate", help="accuracy, macro-F1 and confusion matrix on the test part of DATA")
@@ -80,6 +81,7 @@ def add_parser(sub) -> None:
     evaluate.add_argument("data", metavar="DATA", help="labelled data, split as in training")
     evaluate.add_argument("--baselines", action="store_true", help="also run the kind's baseline (slower)")
     add_threads_option(evaluate)
+    add_quantize_option(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
     synth = add_verb(verbs, "synth", help="write a labelled set of generated video clips (moving shapes)")
@@ -120,13 +122,24 @@ def _file_name(identifier: str, index: int) -> str:
     return f"{index:03d}_{stem}.png"
 
 
+def _load(args):
+    """The saved recogniser; with ``--quantize int8`` its model runs as an int8 ONNX graph (sensor models only)."""
+    from lstmkit.tasks.action import ActionRecognizer
+
+    app = ActionRecognizer.load(model_dir(args.model))
+    if args.quantize:
+        from lstmkit.export.runtime import quantized_model
+
+        app.model = quantized_model(model_dir(args.model))
+    return app
+
+
 def run_predict(args) -> int:
     from lstmkit.files import atomic_write_text
-    from lstmkit.tasks.action import ActionRecognizer
     from lstmkit.tasks.action.plots import plot_prediction
 
     use_threads(args)
-    app = ActionRecognizer.load(model_dir(args.model))
+    app = _load(args)
     if app.state.kind == "video":
         single_source = len(args.inputs) == 1 and (Path(args.inputs[0]).is_dir() or args.inputs[0].lower().endswith(".csv"))
         source = args.inputs[0] if single_source else list(args.inputs)
@@ -156,10 +169,8 @@ def run_predict(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from lstmkit.tasks.action import ActionRecognizer
-
     use_threads(args)
-    app = ActionRecognizer.load(model_dir(args.model))
+    app = _load(args)
     result = app.evaluate(args.data, baselines=args.baselines)
     result.pop("predictions")
     _print_result(result)

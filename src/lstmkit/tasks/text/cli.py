@@ -4,8 +4,8 @@ Parses arguments into the task's config and calls :mod:`lstmkit.tasks.text`; not
 """
 from __future__ import annotations
 
-from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, run_values, model_dir, positive_int, read_text_file, run_dir,
+from lstmkit.cli.common import (add_config_options, add_model_option, add_quantize_option, add_run_options, add_task,
+                                add_threads_option, add_verb, run_values, model_dir, positive_int, read_text_file, run_dir,
                                 use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.text.config import ClassifyConfig, LMConfig
@@ -168,6 +168,7 @@ def _add_classify(kinds) -> None:
     source.add_argument("--input", metavar="FILE", help="a text file, one text per line (blank lines skipped)")
     predict.add_argument("--out", metavar="FILE.csv", help="write every class's probability here")
     add_threads_option(predict)
+    add_quantize_option(predict)
     predict.set_defaults(run=run_classify_predict)
 
 
@@ -205,6 +206,10 @@ def run_classify_predict(args) -> int:
             raise UsageError("the text is empty: give a sentence to label")
         texts = [args.text]
     clf = TextClassifier.load(model_dir(args.model))
+    if args.quantize:
+        from lstmkit.export.runtime import quantized_model
+
+        clf.model = quantized_model(model_dir(args.model))
     frame = clf.predict(texts)
     if args.out:
         atomic_write_text(args.out, frame.to_csv(index=False))

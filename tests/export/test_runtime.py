@@ -1,0 +1,208 @@
+"""``--quantize int8``: a run's model as an int8 ONNX graph behind the PyTorch module's interface.
+
+The int8 module must stay close to PyTorch (logits within 0.1, the same labels on a batch of mixed
+lengths), the commands that take ``--quantize int8`` must run through it and write what they write
+without it, the service must answer with it, and models it cannot stand in for are refused.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
+
+from lstmkit.errors import UsageError  # noqa: E402
+from lstmkit.export.runtime import OnnxModule, quantized_model  # noqa: E402
+
+TOL = 0.1  # int8 weights: measured differences are a few hundredths
+
+
+# ------------------------------------------------------------------------------- tiny models
+def motion_table(n: int = 24, seed: int = 0) -> pd.DataFrame:
+    """Three classes of two-channel sequences (7-20 steps): rising, falling, or rising then falling."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        label = ("rise", "fall", "peak")[s % 3]
+        steps = int(rng.integers(7, 21))
+        t = np.linspace(0, 1, steps)
+        shape = {"rise": t, "fall": 1 - t, "peak": 1 - np.abs(2 * t - 1)}[label]
+        ax, ay = 2 * shape + 0.25 * rng.standard_normal(steps), rng.standard_normal(steps)
+        rows += [{"sequence": f"s{s:03d}", "label": label, "step": k, "ax": ax[k], "ay": ay[k]} for k in range(steps)]
+    return pd.DataFrame(rows)
+
+
+def review_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Texts of filler words and one of "good" (pos) or "bad" (neg)."""
+    rng = np.random.default_rng(seed)
+    filler = "the film was and it a plot story actors quite really so".split()
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 else "neg"
+        words = list(rng.choice(filler, rng.integers(2, 15))) + [("good" if label == "pos" else "bad")]
+        rng.shuffle(words)
+        rows.append((" ".join(words), label))
+    return pd.DataFrame(rows, columns=["review", "sentiment"])
+
+
+@pytest.fixture(scope="module")
+def action_dir(tmp_path_factory):
+    from lstmkit.tasks.action import ActionConfig, ActionRecognizer
+
+    directory = tmp_path_factory.mktemp("action") / "action_run"
+    ActionRecognizer(ActionConfig(epochs=1, hidden_size=8)).fit(motion_table()).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def text_dir(tmp_path_factory):
+    from lstmkit.tasks.text import ClassifyConfig, TextClassifier
+
+    directory = tmp_path_factory.mktemp("text") / "text_run"
+    config = ClassifyConfig(text_column="review", label_column="sentiment", min_freq=1, embedding_dim=8,
+                            hidden_size=8, bidirectional=True, pooling="last", epochs=1)
+    TextClassifier(config).fit(review_table()).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def action_int8(action_dir):
+    return quantized_model(action_dir)
+
+
+@pytest.fixture(scope="module")
+def text_int8(text_dir):
+    return quantized_model(text_dir)
+
+
+def compare(directory, int8: OnnxModule, x: torch.Tensor, lengths: torch.Tensor) -> None:
+    """The int8 module's logits within TOL of PyTorch's, and the same label for every row."""
+    from lstmkit.train import load_model
+
+    model = load_model(directory).eval()
+    with torch.no_grad():
+        expected = model((x, lengths))
+        got = int8.eval()((x, lengths))
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= TOL
+    assert torch.equal(got.argmax(-1), expected.argmax(-1))
+
+
+# ------------------------------------------------------------------------------- the module
+def test_action_int8_logits_stay_close_to_pytorch_on_mixed_lengths(action_dir, action_int8):
+    torch.manual_seed(0)
+    lengths = torch.tensor([17, 4, 11, 1, 9])
+    x = torch.randn(5, 17, 2)
+    x[torch.arange(17) >= lengths.unsqueeze(1)] = 0  # padded as pad_sequences pads
+    compare(action_dir, action_int8, x, lengths)
+    assert next(action_int8.parameters()).device == torch.device("cpu")  # the applications' device probe
+
+
+def test_text_int8_logits_stay_close_to_pytorch_on_mixed_lengths(text_dir, text_int8):
+    from lstmkit.train import load_model
+
+    vocab = load_model(text_dir).vocab_size
+    torch.manual_seed(0)
+    lengths = torch.tensor([12, 3, 7, 1])
+    ids = torch.randint(1, vocab, (4, 12))
+    ids[torch.arange(12) >= lengths.unsqueeze(1)] = 0
+    compare(text_dir, text_int8, ids, lengths)
+
+
+def test_the_applications_run_through_the_int8_module(action_dir, action_int8, text_dir, text_int8):
+    from lstmkit.tasks.action import ActionRecognizer
+    from lstmkit.tasks.text import TextClassifier
+
+    app = ActionRecognizer.load(action_dir)
+    table = motion_table(6, seed=3).drop(columns="label")
+    expected = app.predict(table)
+    app.model = action_int8
+    got = app.predict(table)
+    assert list(got["label"]) == list(expected["label"])
+    assert np.abs(got["probability"].to_numpy() - expected["probability"].to_numpy()).max() < TOL
+    sequence = app.read_unlabelled(table).x[0]
+    over_time = app.probabilities_over_time(sequence)  # a padded batch of every prefix
+    assert over_time.shape == (len(sequence), len(app.classes)) and np.allclose(over_time.sum(1), 1)
+
+    clf = TextClassifier.load(text_dir)
+    texts = ["good film", "the plot was bad and the actors quite so", "good"]
+    expected = clf.predict_proba(texts)
+    clf.model = text_int8
+    assert np.abs(clf.predict_proba(texts) - expected).max() < TOL
+
+
+def test_other_model_types_are_refused(tmp_path):
+    from lstmkit.tasks.text import LanguageModel, LMConfig
+
+    directory = tmp_path / "lm"
+    LanguageModel(LMConfig(hidden_size=8, num_layers=1, bptt=5, batch_size=2, epochs=1, min_freq=1)).fit(
+        "to be or not to be\n" * 10).save(directory)
+    with pytest.raises(UsageError, match="text_classifier"):
+        quantized_model(directory)
+
+
+# ------------------------------------------------------------------------------- the commands
+def test_action_predict_and_evaluate_with_quantize_int8(action_dir, tmp_path, capsys):
+    from lstmkit.cli import main
+
+    data = tmp_path / "motions.csv"
+    motion_table(6, seed=4).drop(columns="label").to_csv(data, index=False)
+    out = tmp_path / "predictions.csv"
+    assert main(["action", "predict", "--model", str(action_dir), str(data), "--out", str(out),
+                 "--plot", str(tmp_path / "plots"), "--quantize", "int8"]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) == 6 and set(frame["label"]) <= {"fall", "peak", "rise"}
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 6
+    labelled = tmp_path / "labelled.csv"
+    motion_table().to_csv(labelled, index=False)
+    assert main(["action", "evaluate", "--model", str(action_dir), str(labelled), "--quantize", "int8"]) == 0
+    assert "confusion matrix" in capsys.readouterr().out
+
+
+def test_text_classify_predict_with_quantize_int8(text_dir, tmp_path):
+    from lstmkit.cli import main
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("good film\nthe plot was bad\n\nreally good actors\n")
+    out = tmp_path / "predictions.csv"
+    assert main(["text", "classify", "predict", "--model", str(text_dir), "--input", str(texts), "--out", str(out),
+                 "--quantize", "int8"]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame["text"]) == ["good film", "the plot was bad", "really good actors"]
+    assert set(frame["label"]) <= {"neg", "pos"} and np.allclose(frame[["prob_neg", "prob_pos"]].sum(axis=1), 1)
+
+
+def test_quantize_on_an_unsupported_model_is_one_line_and_exit_2(tmp_path, capsys):
+    from lstmkit.cli import main
+    from lstmkit.tasks.text import LanguageModel, LMConfig
+
+    directory = tmp_path / "lm"
+    LanguageModel(LMConfig(hidden_size=8, num_layers=1, bptt=5, batch_size=2, epochs=1, min_freq=1)).fit(
+        "to be or not to be\n" * 10).save(directory)
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    assert main(["serve", "--model", str(directory), "--quantize", "int8"]) == 2  # refused before listening
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--quantize int8" in err and "text_lm" in err
+
+
+# ------------------------------------------------------------------------------- the service
+def test_serve_with_quantize_answers_predict(action_dir, text_dir):
+    pytest.importorskip("starlette", reason="pip install 'lstmkit[serve]'")
+    pytest.importorskip("httpx", reason="pip install 'lstmkit[serve]'")
+    from starlette.testclient import TestClient
+
+    from lstmkit.serve.app import build_app
+
+    app = build_app([action_dir, text_dir], quantize="int8")
+    assert all(isinstance(m.app.model, OnnxModule) for m in app.state.models.values())
+    rows = motion_table(3, seed=5).drop(columns="label").to_dict(orient="records")
+    with TestClient(app) as client:
+        answer = client.post(f"/models/{action_dir.name}/predict", json={"data": rows})
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["predictions"]) == 3
+        answer = client.post(f"/models/{text_dir.name}/predict", json={"texts": ["good film", "bad plot"]})
+        assert answer.status_code == 200, answer.text
+        assert [p["text"] for p in answer.json()["predictions"]] == ["good film", "bad plot"]
