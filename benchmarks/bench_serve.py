@@ -416,52 +416,32 @@ def load_test(args) -> int:
     began = time.perf_counter()
     sales, series = train(root)
     print(f"trained two tiny models in {time.perf_counter() - began:.1f} s", flush=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, LSTMKIT_NUM_THREADS="1")
-    server = subprocess.Popen([sys.executable, "-c", SERVER, "serve", "--model", str(root / "sales"), "--model",
-                               str(root / "sensor"), "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
-                              env=env)
-    sampler = MemorySampler(server.pid)
     rows = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not come up")
-            time.sleep(0.2)
-        sampler.start()
-        rss_start = rss_mib(server.pid)
-        detector = AnomalyDetector.load(root / "sensor")
-        table = sales.to_dict(orient="records")
-        for route in ("predict", "stream"):
-            for clients in args.clients:
-                sampler.phase = f"{route} x{clients}"
-                requests = PredictRequests(table) if route == "predict" else StreamRequests(clients, series)
-                result = asyncio.run(load(base, clients, args.seconds, requests))
-                result.update(route=route, clients=clients, rss_mib=rss_mib(server.pid))
-                if route == "stream":
-                    result["streams_wrong"] = check_streams(requests, detector)
-                    for k in requests.got:
-                        httpx.delete(f"{base}/models/sensor/stream/l{clients}-c{k}")
-                rows.append(result)
-                print(f"{route:8} {clients:>3} clients: {result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
-                      f"p99 {result['p99_ms']:7.2f} ms  {result['requests']:6d} requests  {result['failures']} failed  "
-                      f"RSS {result['rss_mib']:.1f} MiB" + (f"  streams wrong: {result['streams_wrong']}"
-                                                           if route == "stream" else ""), flush=True)
-        health = httpx.get(base + "/health").json()
-    finally:
-        sampler.done.set()
-        server.terminate()
+    with serving(root) as (base, server):
+        sampler = MemorySampler(server.pid)
         try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            sampler.start()
+            rss_start = rss_mib(server.pid)
+            detector = AnomalyDetector.load(root / "sensor")
+            table = sales.to_dict(orient="records")
+            for route in ("predict", "stream"):
+                for clients in args.clients:
+                    sampler.phase = f"{route} x{clients}"
+                    requests = PredictRequests(table) if route == "predict" else StreamRequests(clients, series)
+                    result = asyncio.run(load(base, clients, args.seconds, requests))
+                    result.update(route=route, clients=clients, rss_mib=rss_mib(server.pid))
+                    if route == "stream":
+                        result["streams_wrong"] = check_streams(requests, detector)
+                        for k in requests.got:
+                            httpx.delete(f"{base}/models/sensor/stream/l{clients}-c{k}")
+                    rows.append(result)
+                    print(f"{route:8} {clients:>3} clients: {result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.2f} "
+                          f"ms  p99 {result['p99_ms']:7.2f} ms  {result['requests']:6d} requests  "
+                          f"{result['failures']} failed  RSS {result['rss_mib']:.1f} MiB"
+                          + (f"  streams wrong: {result['streams_wrong']}" if route == "stream" else ""), flush=True)
+            health = httpx.get(base + "/health").json()
+        finally:
+            sampler.done.set()
     print()
     print("| route | clients | requests | req/s | p50 ms | p99 ms | failed | server RSS after (MiB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

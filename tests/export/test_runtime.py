@@ -15,58 +15,12 @@ pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
 
 from lstmkit.errors import UsageError  # noqa: E402
 from lstmkit.export.runtime import OnnxModule, quantized_model  # noqa: E402
+from tiny_runs import motion_table  # noqa: E402
 
 TOL = 0.1  # int8 weights: measured differences are a few hundredths
 
 
 # ------------------------------------------------------------------------------- tiny models
-def motion_table(n: int = 24, seed: int = 0) -> pd.DataFrame:
-    """Three classes of two-channel sequences (7-20 steps): rising, falling, or rising then falling."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(n):
-        label = ("rise", "fall", "peak")[s % 3]
-        steps = int(rng.integers(7, 21))
-        t = np.linspace(0, 1, steps)
-        shape = {"rise": t, "fall": 1 - t, "peak": 1 - np.abs(2 * t - 1)}[label]
-        ax, ay = 2 * shape + 0.25 * rng.standard_normal(steps), rng.standard_normal(steps)
-        rows += [{"sequence": f"s{s:03d}", "label": label, "step": k, "ax": ax[k], "ay": ay[k]} for k in range(steps)]
-    return pd.DataFrame(rows)
-
-
-def review_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
-    """Texts of filler words and one of "good" (pos) or "bad" (neg)."""
-    rng = np.random.default_rng(seed)
-    filler = "the film was and it a plot story actors quite really so".split()
-    rows = []
-    for i in range(n):
-        label = "pos" if i % 2 else "neg"
-        words = list(rng.choice(filler, rng.integers(2, 15))) + [("good" if label == "pos" else "bad")]
-        rng.shuffle(words)
-        rows.append((" ".join(words), label))
-    return pd.DataFrame(rows, columns=["review", "sentiment"])
-
-
-@pytest.fixture(scope="module")
-def action_dir(tmp_path_factory):
-    from lstmkit.tasks.action import ActionConfig, ActionRecognizer
-
-    directory = tmp_path_factory.mktemp("action") / "action_run"
-    ActionRecognizer(ActionConfig(epochs=1, hidden_size=8)).fit(motion_table()).save(directory)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def text_dir(tmp_path_factory):
-    from lstmkit.tasks.text import ClassifyConfig, TextClassifier
-
-    directory = tmp_path_factory.mktemp("text") / "text_run"
-    config = ClassifyConfig(text_column="review", label_column="sentiment", min_freq=1, embedding_dim=8,
-                            hidden_size=8, bidirectional=True, pooling="last", epochs=1)
-    TextClassifier(config).fit(review_table()).save(directory)
-    return directory
-
-
 @pytest.fixture(scope="module")
 def action_int8(action_dir):
     return quantized_model(action_dir)
