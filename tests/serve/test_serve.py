@@ -362,3 +362,21 @@ def test_a_stream_being_made_never_blocks_the_other_streams(dirs):
         model.lock.release()
     making.join(5)
     assert not making.is_alive() and streams.get(model, "new", create=False) is not None
+
+
+def test_streams_unused_for_the_idle_time_are_forgotten_when_a_new_one_is_made(dirs):
+    from lstmkit.serve.app import Streams, load_models
+
+    model = load_models([dirs / "sensor"])["sensor"]
+    now = [0.0]
+    streams = Streams(limit=2, idle_seconds=10, clock=lambda: now[0])
+    streams.get(model, "quiet", create=True)
+    streams.get(model, "busy", create=True)
+    now[0] = 8.0
+    streams.get(model, "busy", create=False)  # asked for: its clock restarts
+    now[0] = 12.0
+    streams.get(model, "new", create=True)  # the table was full; "quiet" has been idle 12 s > 10 s
+    assert streams.get(model, "quiet", create=False) is None
+    assert streams.get(model, "busy", create=False) is not None and len(streams) == 2
+    with pytest.raises(Exception, match="2 streams are open"):
+        streams.get(model, "another", create=True)  # "busy" (4 s) and "new" (0 s) are not idle yet

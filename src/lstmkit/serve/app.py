@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -146,17 +147,23 @@ class Streams:
     """The live streams, one :class:`~lstmkit.tasks.anomaly.stream.AnomalyStream` and one lock per
     (model, stream id); at most ``limit`` of them, so a client cannot grow the memory without end."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, idle_seconds: float | None = None, clock=time.monotonic):
         self.limit = limit
+        self.idle_seconds = idle_seconds  # a stream unused this long is forgotten; None = never
+        self._clock = clock
         self._streams: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
-        self._lock = threading.Lock()  # guards the dict, never held while a stream steps
+        self._used: dict[tuple[str, str], float] = {}  # when each stream was last asked for
+        self._lock = threading.Lock()  # guards the dicts, never held while a stream steps
 
     def get(self, model: ServedModel, stream_id: str, *, create: bool) -> tuple[Any, threading.Lock] | None:
         key = (model.name, stream_id)
         with self._lock:
             entry = self._streams.get(key)
+            if entry is not None:
+                self._used[key] = self._clock()
             if entry is not None or not create:
                 return entry
+            self._forget_idle()
             self._check_room()
         # Built outside the dict lock: making a stream waits for the model's lock, which a long predict
         # on that model may hold, and the dict lock must never wait on that (every stream needs it).
@@ -164,7 +171,17 @@ class Streams:
         with self._lock:
             if key not in self._streams:
                 self._check_room()
+            self._used[key] = self._clock()
             return self._streams.setdefault(key, fresh)  # a concurrent first request may have made it
+
+    def _forget_idle(self) -> None:
+        """Drop the streams unused for ``idle_seconds`` (run when a stream is made: the table only grows then)."""
+        if self.idle_seconds is None:
+            return
+        cutoff = self._clock() - self.idle_seconds
+        for key in [key for key, used in self._used.items() if used < cutoff]:
+            self._streams.pop(key, None)
+            self._used.pop(key, None)
 
     def _check_room(self) -> None:
         if len(self._streams) >= self.limit:
@@ -173,6 +190,7 @@ class Streams:
 
     def drop(self, model: ServedModel, stream_id: str) -> bool:
         with self._lock:
+            self._used.pop((model.name, stream_id), None)
             return self._streams.pop((model.name, stream_id), None) is not None
 
     def __len__(self) -> int:
@@ -224,20 +242,24 @@ def quantize_models(models: dict[str, ServedModel], quantize: str) -> None:
 
 
 def build_app(model_dirs: list[str | Path], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-              max_streams: int = DEFAULT_MAX_STREAMS, quantize: str | None = None) -> Starlette:
+              max_streams: int = DEFAULT_MAX_STREAMS, quantize: str | None = None,
+              stream_idle_seconds: float | None = None) -> Starlette:
     """The service over ``model_dirs`` (loaded now: a bad directory fails here, not at the first request).
 
     ``max_body_bytes``: the largest request body taken (413 beyond); ``max_streams``: the most streams
-    open at once, over all models (429 beyond). ``quantize="int8"``: every model runs as an int8 ONNX
-    graph (:func:`quantize_models`; a model that cannot is refused now). ``app.state.models`` and
-    ``app.state.streams`` hold them.
+    open at once, over all models (429 beyond). ``stream_idle_seconds``: a stream not asked for that long
+    is forgotten when the next new stream is made (None: kept until DELETE). ``quantize="int8"``: every
+    model runs as an int8 ONNX graph (:func:`quantize_models`; a model that cannot is refused now).
+    ``app.state.models`` and ``app.state.streams`` hold them.
     """
     if max_body_bytes < 1 or max_streams < 1:
         raise UsageError("max_body_bytes and max_streams must be positive")
+    if stream_idle_seconds is not None and not stream_idle_seconds > 0:
+        raise UsageError(f"stream_idle_seconds must be positive, got {stream_idle_seconds}")
     models = load_models(model_dirs)
     if quantize is not None:
         quantize_models(models, quantize)
-    streams = Streams(max_streams)
+    streams = Streams(max_streams, stream_idle_seconds)
     only = next(iter(models.values())) if len(models) == 1 else None
 
     def model_of(request: Request) -> ServedModel:

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     parser.add_argument("--max-streams", type=positive_int, default=10_000, metavar="N",
                         help="most anomaly streams open at once (each holds its own LSTM state, the weights are "
                              "shared); more get 429 (default 10000)")
+    parser.add_argument("--stream-idle-seconds", type=positive_int, default=None, metavar="S",
+                        help="forget a stream not used for S seconds (checked when a new stream is made; default: "
+                             "keep it until DELETE)")
     add_threads_option(parser)
     add_quantize_option(parser)
     parser.set_defaults(run=run_serve)
@@ -57,7 +60,7 @@ def run_serve(args) -> int:
 
     use_threads(args)
     app = build_app(args.model, max_body_bytes=args.max_body_bytes, max_streams=args.max_streams,
-                    quantize=args.quantize)
+                    quantize=args.quantize, stream_idle_seconds=args.stream_idle_seconds)
     weights = " (int8 weights, onnxruntime)" if args.quantize else ""
     print(f"serving {', '.join(app.state.models)}{weights} on http://{args.host}:{args.port} (Ctrl-C stops)",
           flush=True)
