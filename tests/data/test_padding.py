@@ -244,3 +244,14 @@ def test_bucket_sampler_errors():
         BucketBatchSampler([1, 2], 4, bucket_size=6)
     with pytest.raises(DataError, match="lengths must be non-negative"):
         BucketBatchSampler([1, -2], 1)
+
+
+def test_labelled_sequences_collate_into_model_input_and_targets():
+    from lstmkit.data import LabelledSequences, collate_labelled
+
+    data = LabelledSequences([torch.ones(3, 2), torch.full((5, 2), 2.0)], np.array([1, 0]))
+    (x, lengths), y = collate_labelled([data[0], data[1]])
+    assert x.shape == (2, 5, 2) and lengths.tolist() == [3, 5] and y.tolist() == [1, 0]
+    assert torch.all(x[0, 3:] == 0) and torch.all(x[1] == 2)
+    with pytest.raises(ValueError, match="2 sequences but 1 labels"):
+        LabelledSequences([torch.ones(3, 2), torch.ones(2, 2)], [0])

@@ -13,7 +13,9 @@ from lstmkit.data.datasets import DatasetInfo, list_datasets, load_dataset
 from lstmkit.data.errors import DataError, MissingDependencyError, NotFittedError
 from lstmkit.data.padding import (
     BucketBatchSampler,
+    LabelledSequences,
     collate,
+    collate_labelled,
     pad_sequences,
     sequence_mask,
     unpad_sequences,
@@ -27,6 +29,7 @@ from lstmkit.data.windowing import WindowDataset, make_windows, window_count
 __all__ = [
     "FILL_METHODS",
     "BucketBatchSampler",
+    "LabelledSequences",
     "DataError",
     "DatasetInfo",
     "Fold",
@@ -37,6 +40,7 @@ __all__ = [
     "StandardScaler",
     "WindowDataset",
     "collate",
+    "collate_labelled",
     "datasets",
     "infer_frequency",
     "infer_season",

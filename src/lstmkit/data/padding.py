@@ -23,7 +23,8 @@ from torch.utils.data import Sampler
 
 from lstmkit.data.errors import DataError
 
-__all__ = ["BucketBatchSampler", "collate", "pad_sequences", "sequence_mask", "unpad_sequences"]
+__all__ = ["BucketBatchSampler", "LabelledSequences", "collate", "collate_labelled", "pad_sequences", "sequence_mask",
+           "unpad_sequences"]
 
 logger = logging.getLogger(__name__)
 
@@ -301,3 +302,26 @@ class BucketBatchSampler(Sampler[list[int]]):
             batches = [batches[int(i)] for i in torch.randperm(len(batches), generator=self.generator)]
         for b in batches:
             yield b.tolist()
+
+
+class LabelledSequences(torch.utils.data.Dataset):
+    """Sequences of different lengths, each with one class index: items ``(x_i, y_i)`` for
+    :func:`collate_labelled` (a text's token ids, a clip's frames, a sensor recording)."""
+
+    def __init__(self, sequences: Sequence[torch.Tensor], labels: Sequence[int] | np.ndarray):
+        if len(sequences) != len(labels):
+            raise ValueError(f"{len(sequences)} sequences but {len(labels)} labels")
+        self.sequences, self.labels = list(sequences), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, i):
+        return self.sequences[i], self.labels[i]
+
+
+def collate_labelled(batch: Sequence[Any]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``collate_fn`` for :class:`LabelledSequences`: ``((x_padded, lengths), y)``, the model's input
+    first, as :class:`lstmkit.train.Trainer` splits a batch into inputs and targets."""
+    x, lengths, y = collate(batch)
+    return (x, lengths), y

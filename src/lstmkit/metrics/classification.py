@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["class_order", "classification_metrics"]
+__all__ = ["class_order", "classification_metrics", "label_accuracy"]
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -42,3 +42,9 @@ def class_order(labels: Sequence[str]) -> list[str]:
         return sorted(unique, key=float)
     except ValueError:
         return unique
+
+
+def label_accuracy(logits, labels) -> float:
+    """Share of rows whose highest logit is the true class: ``logits`` (N, C) and ``labels`` (N,) torch
+    tensors (a :class:`lstmkit.train.Trainer` metric, computed per batch)."""
+    return float((logits.argmax(-1) == labels).float().mean())

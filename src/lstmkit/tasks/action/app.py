@@ -28,10 +28,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lstmkit.data import pad_sequences, stratified_split
+from lstmkit.data import LabelledSequences, collate_labelled, pad_sequences, stratified_split
 from lstmkit.errors import DataError
 from lstmkit.files import atomic_write_text
-from lstmkit.metrics.classification import class_order, classification_metrics
+from lstmkit.metrics.classification import class_order, classification_metrics, label_accuracy
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.action.config import ActionConfig, ActionState
 from lstmkit.tasks.action.inputs import Examples, read_clips, read_examples
@@ -53,27 +53,6 @@ def _input_key(data):
         info = Path(data).stat()
         return str(data), info.st_mtime_ns, info.st_size
     return str(data)
-
-
-def _collate(batch):
-    xs, ys = zip(*batch)
-    x, lengths = pad_sequences(list(xs))
-    return (x, lengths), torch.stack(ys)
-
-
-class _Labelled(torch.utils.data.Dataset):
-    def __init__(self, x: list[torch.Tensor], y: np.ndarray):
-        self.x, self.y = x, torch.as_tensor(y, dtype=torch.int64)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-
-def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    return float((logits.argmax(-1) == y).float().mean())
 
 
 class ActionRecognizer(Application):
@@ -191,13 +170,14 @@ class ActionRecognizer(Application):
                                    seed=cfg.seed, device=cfg.device, progress=False)
         self.train_model(model, F.cross_entropy, train_config, self._loader(x, y, train, shuffle=True),
                          self._loader(x, y, val, shuffle=False), run_dir=run_dir, resume=resume,
-                         metrics={"accuracy": _accuracy})
+                         metrics={"accuracy": label_accuracy})
         return self
 
     def _loader(self, x: list[torch.Tensor], y: np.ndarray, rows: np.ndarray, *, shuffle: bool):
         generator = torch.Generator().manual_seed(self.config.seed)
-        return torch.utils.data.DataLoader(_Labelled([x[i] for i in rows], y[rows]), batch_size=self.config.batch_size,
-                                           shuffle=shuffle, collate_fn=_collate, generator=generator)
+        return torch.utils.data.DataLoader(LabelledSequences([x[i] for i in rows], y[rows]),
+                                           batch_size=self.config.batch_size, shuffle=shuffle,
+                                           collate_fn=collate_labelled, generator=generator)
 
     # ---- prediction ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -23,11 +23,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lstmkit.data import BucketBatchSampler, DataError, collate, pad_sequences, stratified_split
+from lstmkit.data import (BucketBatchSampler, DataError, LabelledSequences, collate_labelled, pad_sequences,
+                          stratified_split)
 from lstmkit.data.text import Vocabulary, check_texts
 from lstmkit.errors import InputFileError
 from lstmkit.files import atomic_write_text
-from lstmkit.metrics.classification import class_order, classification_metrics
+from lstmkit.metrics.classification import class_order, classification_metrics, label_accuracy
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.text.baselines import tfidf_logreg_baseline
 from lstmkit.tasks.text.tokens import TextApplication
@@ -76,26 +77,6 @@ def read_labelled(data, text_column: str, label_column: str | None) -> tuple[lis
     if blank:
         raise DataError(f"label column {label_column!r} has a missing label at row {blank[0]}")
     return texts, labels
-
-
-def _collate_labelled(batch):
-    x, lengths, y = collate(batch)
-    return (x, lengths), y
-
-
-class _Encoded(torch.utils.data.Dataset):
-    def __init__(self, ids: list[torch.Tensor], labels: np.ndarray):
-        self.ids, self.labels = ids, torch.as_tensor(labels, dtype=torch.int64)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i):
-        return self.ids[i], self.labels[i]
-
-
-def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    return float((logits.argmax(-1) == y).float().mean())
 
 
 # ------------------------------------------------------------------------------------------ task
@@ -147,8 +128,8 @@ class TextClassifier(TextApplication):
 
     def _loader(self, ids: list[torch.Tensor], labels: np.ndarray, *, shuffle: bool):
         sampler = BucketBatchSampler([len(t) for t in ids], self.config.batch_size, shuffle=shuffle)
-        return torch.utils.data.DataLoader(_Encoded(ids, labels), batch_sampler=sampler,
-                                           collate_fn=_collate_labelled)
+        return torch.utils.data.DataLoader(LabelledSequences(ids, labels), batch_sampler=sampler,
+                                           collate_fn=collate_labelled)
 
     # ---- fit -------------------------------------------------------------------------------------
     def fit(self, data, *, run_dir: str | Path | None = None, resume: bool = False) -> "TextClassifier":
@@ -180,7 +161,7 @@ class TextClassifier(TextApplication):
         self.train_model(model, F.cross_entropy, train_config,
                          self._loader([ids[i] for i in train], y[train], shuffle=True),
                          self._loader([ids[i] for i in val], y[val], shuffle=False),
-                         run_dir=run_dir, resume=resume, metrics={"accuracy": _accuracy})
+                         run_dir=run_dir, resume=resume, metrics={"accuracy": label_accuracy})
         return self
 
     # ---- prediction ------------------------------------------------------------------------------
