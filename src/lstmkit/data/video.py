@@ -197,7 +197,7 @@ def write_clip(path: str | os.PathLike, frames: np.ndarray, *, fps: float = 10.0
         raise DataError(f"{path}: could not write video with codec {codec!r} ({_reason(error)})") from None
 
 
-def list_clips(source: str | os.PathLike | pd.DataFrame) -> list[tuple[Path, str]]:
+def list_clips(source: str | os.PathLike | pd.DataFrame, *, labelled: bool = True) -> list[tuple[Path, str | None]]:
     """``(clip path, label)`` pairs from a folder per label, a CSV file or a table of ``path,label`` rows.
 
     A directory is read as ``DIR/<label>/*.mp4`` (the clips directly in each folder; hidden files
@@ -205,14 +205,19 @@ def list_clips(source: str | os.PathLike | pd.DataFrame) -> list[tuple[Path, str
     folder, so a data set can be moved as a whole; a DataFrame's (such as the one
     :func:`lstmkit.tasks.action.synth.write_synthetic_clips` returns) are taken as they are. Rows
     keep their order.
+
+    ``labelled=False`` (clips to label): the labels are None and not needed: a table needs only its
+    ``path`` column, a directory gives every clip in it or its sub-folders, a single clip file itself.
     """
     if isinstance(source, pd.DataFrame):
-        return _clips_in_table(source.astype(str), Path(), "the table", lambda i: f"row {i}", "")
+        return _clips_in_table(source.astype(str), Path(), "the table", lambda i: f"row {i}", "", labelled)
     source = Path(source)
     if not source.exists():
         raise InputFileError(f"{source}: no such directory or CSV file of clips")
     if source.is_dir():
-        return _clips_in_directory(source)
+        return _clips_in_directory(source) if labelled else _clips_below(source)
+    if not labelled and _is_clip(source):
+        return [(source, None)]
     if source.suffix.lower() != ".csv":
         raise DataError(f"{source}: expected a directory laid out as {_LAYOUT}, or a CSV file with columns "
                         "path,label")
@@ -221,7 +226,17 @@ def list_clips(source: str | os.PathLike | pd.DataFrame) -> list[tuple[Path, str
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{source}: not a readable CSV file ({str(error).splitlines()[0]})") from None
     rows = RowNames(str(source), None, len(table))
-    return _clips_in_table(table, source.parent, str(source), rows, " (paths are relative to the CSV's folder)")
+    return _clips_in_table(table, source.parent, str(source), rows, " (paths are relative to the CSV's folder)",
+                           labelled)
+
+
+def _clips_below(folder: Path) -> list[tuple[Path, None]]:
+    """Every clip in ``folder`` or its sub-folders (none hidden), sorted, without labels."""
+    clips = sorted(p for p in folder.rglob("*") if _is_clip(p)
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not clips:
+        raise DataError(f"{folder}: no clips ({', '.join(VIDEO_EXTENSIONS)}) in it or its sub-folders")
+    return [(clip, None) for clip in clips]
 
 
 def _is_clip(path: Path) -> bool:
@@ -245,17 +260,19 @@ def _clips_in_directory(source: Path) -> list[tuple[Path, str]]:
 
 
 def _clips_in_table(table: pd.DataFrame, base: Path, where: str, rows: Callable[[int], str],
-                    hint: str) -> list[tuple[Path, str]]:
+                    hint: str, labelled: bool = True) -> list[tuple[Path, str | None]]:
     """The rows of ``table`` with their paths joined to ``base``; ``rows(i)`` names row i in messages."""
-    missing = [column for column in ("path", "label") if column not in table.columns]
+    wanted = ("path", "label") if labelled else ("path",)
+    missing = [column for column in wanted if column not in table.columns]
     if missing:
-        raise DataError(f"{where}: no column {' or '.join(map(repr, missing))}; expected columns path,label "
+        raise DataError(f"{where}: no column {' or '.join(map(repr, missing))}; expected columns {','.join(wanted)} "
                         f"(found: {', '.join(map(str, table.columns)) or 'none'})")
     if table.empty:
-        raise DataError(f"{where}: no rows; expected one row per clip with columns path,label")
+        raise DataError(f"{where}: no rows; expected one row per clip with columns {','.join(wanted)}")
+    labels = table["label"] if labelled else [None] * len(table)
     clips = []
-    for i, (name, label) in enumerate(zip(table["path"], table["label"])):
-        if not name.strip() or not label.strip():
+    for i, (name, label) in enumerate(zip(table["path"], labels)):
+        if not name.strip() or (labelled and not label.strip()):
             raise DataError(f"{where} {rows(i)}: empty {'path' if not name.strip() else 'label'}")
         clip = base / name
         if not clip.is_file():

@@ -105,47 +105,12 @@ def read_clips(data, config: ActionConfig, *, files: list | None = None, labelle
 
     if files is not None:
         listed, labels = [Path(f) for f in files], None
-    elif not labelled:
-        listed, labels = _unlabelled_clips(data), None
     else:
-        pairs = list_clips(data)
-        listed, labels = [p for p, _ in pairs], [label for _, label in pairs]
+        pairs = list_clips(data, labelled=labelled)
+        listed, labels = [p for p, _ in pairs], ([label for _, label in pairs] if labelled else None)
     frames = None if config.fps is not None else config.frames
     x = [read_clip(p, frames=frames, fps=config.fps, size=config.size) for p in listed]
     return Examples("video", x, labels, [str(p) for p in listed], None, ["r", "g", "b"])
-
-
-def _unlabelled_clips(data) -> list[Path]:
-    from lstmkit.data.video import list_clips
-
-    extensions = _video_extensions()
-    if isinstance(data, pd.DataFrame) or Path(data).suffix.lower() == ".csv":
-        table = data if isinstance(data, pd.DataFrame) else None
-        if table is None:
-            try:
-                table = pd.read_csv(data, dtype=str, keep_default_na=False)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-                raise DataError(f"{data}: not a readable CSV file ({str(error).splitlines()[0]})") from None
-        if "path" not in table.columns:
-            raise DataError(f"{data if table is not data else 'the table'}: no column 'path'; expected one row per "
-                            f"clip with its file in column path (found: {', '.join(map(str, table.columns))})")
-        return [p for p, _ in list_clips(table.assign(label="?") if isinstance(data, pd.DataFrame)
-                                         else _relative_to(table, Path(data).parent))]
-    folder = Path(data)
-    if folder.is_file():
-        return [folder]
-    if not folder.is_dir():
-        raise InputFileError(f"{folder}: no such clip, folder or CSV file")
-    clips = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    if not clips:
-        raise DataError(f"{folder}: no clips ({', '.join(extensions)}) in it or its sub-folders")
-    return clips
-
-
-def _relative_to(table: pd.DataFrame, base: Path) -> pd.DataFrame:
-    """A CSV's paths are relative to its own folder."""
-    return table.assign(path=[str(base / p) for p in table["path"]], label="?")
 
 
 # ------------------------------------------------------------------------------------------ sensors
