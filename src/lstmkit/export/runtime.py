@@ -41,7 +41,7 @@ class OnnxModule(torch.nn.Module):
 
     A drop-in for the applications' ``model``: it takes the same padded batch and lengths (torch
     tensors, on any device) and returns the logits as a float32 CPU tensor, so ``predict_proba``,
-    ``_probabilities`` and ``probabilities_over_time`` run unchanged. It holds one empty, frozen CPU
+    ``predict_proba`` and ``probabilities_over_time`` run unchanged. It holds one empty, frozen CPU
     parameter only so that ``next(model.parameters()).device`` (how the applications find where to
     put their inputs) answers ``cpu``; ``eval()``/``train()`` are ``torch.nn.Module``'s and change
     nothing in the graph (it has no dropout). Lengths must lie in [1, T], as the applications keep them.

@@ -56,7 +56,7 @@ def test_it_learns_the_motions_and_beats_the_majority_class(fitted):
 def test_channel_statistics_come_from_the_training_part_only(fitted):
     app, table = fitted
     examples = app.read_unlabelled(table)
-    train, val, test = app._split(app._read(table))  # noqa: SLF001 (the test checks the split it used)
+    train, val, test = app.split(app.read_labelled(table))
     rows = np.concatenate([examples.x[i] for i in train])
     np.testing.assert_allclose(app.state.mean, rows.mean(0), rtol=1e-5)
     np.testing.assert_allclose(app.state.std, rows.std(0), rtol=1e-5)
@@ -83,7 +83,7 @@ def test_probabilities_over_time_are_those_of_the_sequence_cut_at_each_step(fitt
     assert over_time.shape == (len(sequence), 3)
     np.testing.assert_allclose(over_time.sum(1), 1, atol=1e-9)
     for t in (1, 3, len(sequence)):
-        cut = app._probabilities([sequence[:t]])[0]  # noqa: SLF001
+        cut = app.predict_proba([sequence[:t]])[0]
         np.testing.assert_allclose(over_time[t - 1], cut, atol=1e-6)
 
 
@@ -92,8 +92,8 @@ def test_a_fixed_split_is_kept_and_validation_comes_from_its_training_part():
     test_ids = sorted(table["sequence"].unique())[-15:]
     table["split"] = np.where(table["sequence"].isin(test_ids), "test", "train")
     app = ActionRecognizer(ActionConfig(**{**FAST, "epochs": 2}))
-    examples = app._read(table)  # noqa: SLF001
-    train, val, test = app._split(examples)  # noqa: SLF001
+    examples = app.read_labelled(table)
+    train, val, test = app.split(examples)
     assert sorted(examples.ids[i] for i in test) == test_ids
     assert set(train) | set(val) == {i for i, s in enumerate(examples.split) if s == "train"}
     assert not set(val) & set(train) and len(val) == 9  # 20% of each class's 15 training sequences
@@ -149,7 +149,7 @@ def test_a_folder_of_csv_sequences_per_class(tmp_path):
         folder.mkdir(exist_ok=True)
         rows[["ax", "ay"]].to_csv(folder / f"{sequence}.csv", index=False)
     app = ActionRecognizer(ActionConfig())
-    examples = app._read(tmp_path)  # noqa: SLF001
+    examples = app.read_labelled(tmp_path)
     assert len(examples) == 12 and examples.channels == ["ax", "ay"]
     first = examples.ids.index("fall/s001.csv")
     np.testing.assert_allclose(examples.x[first], table[table.sequence == "s001"][["ax", "ay"]], rtol=1e-6)
@@ -233,7 +233,7 @@ def test_per_sequence_standardisation_and_its_prefixes():
     over_time = app.probabilities_over_time(sequence)
     assert app.state.mean == [0.0, 0.0] and app.state.std == [1.0, 1.0]
     for t in (2, 5, len(sequence)):  # each prefix standardised on its own, as if the sequence ended there
-        np.testing.assert_allclose(over_time[t - 1], app._probabilities([sequence[:t]])[0], atol=1e-6)  # noqa: SLF001
+        np.testing.assert_allclose(over_time[t - 1], app.predict_proba([sequence[:t]])[0], atol=1e-6)
 
 
 @pytest.mark.parametrize(("values", "message"), [

@@ -78,7 +78,7 @@ class ActionRecognizer(Application):
         return self.state.classes
 
     # ---- data ------------------------------------------------------------------------------------
-    def _read(self, data) -> Examples:
+    def read_labelled(self, data) -> Examples:
         """Labelled examples of ``data``, decoded once per input (a video folder is slow to decode)."""
         key = _input_key(data)
         if (self._cache is not None and self._cache[1] == key
@@ -92,7 +92,7 @@ class ActionRecognizer(Application):
         self._cache = (data, key, examples)
         return examples
 
-    def _split(self, examples: Examples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def split(self, examples: Examples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(train, val, test) indices: the data's fixed split with validation carved from its training
         part, else a seeded stratified split."""
         cfg, labels = self.config, np.asarray(examples.labels, dtype=object)
@@ -118,7 +118,7 @@ class ActionRecognizer(Application):
         return np.setdiff1d(train_all, val), val, test
 
     def check_input(self, data) -> None:
-        self._split(self._read(data))
+        self.split(self.read_labelled(data))
 
     def network_input(self, array: np.ndarray) -> torch.Tensor:
         """One example as the network reads it: frames stay uint8, sensor channels are standardised."""
@@ -141,9 +141,9 @@ class ActionRecognizer(Application):
     def fit(self, data, *, run_dir: str | Path | None = None, resume: bool = False) -> "ActionRecognizer":
         """Fit the preprocessing and the network on the training part of ``data``, stopping early on the
         validation part. ``run_dir``/``resume``: see :meth:`lstmkit.tasks.base.Application.train_model`."""
-        examples = self._read(data)
+        examples = self.read_labelled(data)
         self.config = cfg = self.config.resolved(examples.kind)
-        train, val, test = self._split(examples)
+        train, val, test = self.split(examples)
         classes = class_order(examples.labels)
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[v] for v in examples.labels], dtype=np.int64)
@@ -181,7 +181,9 @@ class ActionRecognizer(Application):
 
     # ---- prediction ------------------------------------------------------------------------------
     @torch.no_grad()
-    def _probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (n, C) of clips/sequences already read (arrays as in :class:`Examples`),
+        columns in ``self.classes`` order."""
         self.require_fitted()
         model = self.model.eval()
         device = next(model.parameters()).device
@@ -209,7 +211,7 @@ class ActionRecognizer(Application):
     def predict(self, data) -> pd.DataFrame:
         """One row per clip/sequence: ``id``, ``label``, ``probability`` (of that label), ``prob_<class>``."""
         examples = data if isinstance(data, Examples) else self.read_unlabelled(data)
-        probs = self._probabilities(examples.x)
+        probs = self.predict_proba(examples.x)
         best = probs.argmax(1)
         frame = pd.DataFrame({"id": examples.ids, "label": [self.classes[i] for i in best],
                               "probability": probs[np.arange(len(best)), best]})
@@ -271,15 +273,15 @@ class ActionRecognizer(Application):
         """Metrics on the test part (the same split as ``fit``): the model, the majority class and the
         kind's baseline. Returns ``{"model", "baselines", "split", "predictions": DataFrame}``."""
         self.require_fitted()
-        examples = self._read(data)
+        examples = self.read_labelled(data)
         self._check_channels(examples)
-        train, val, test = self._split(examples)
+        train, val, test = self.split(examples)
         unknown = sorted(set(examples.labels) - set(self.classes))
         if unknown:
             raise DataError(f"labels {unknown} were not among the training classes {self.classes}")
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([index[v] for v in examples.labels], dtype=np.int64)
-        probs = self._probabilities([examples.x[i] for i in test])
+        probs = self.predict_proba([examples.x[i] for i in test])
         pred = probs.argmax(1)
         majority = int(np.bincount(y[train], minlength=len(self.classes)).argmax())
         result = {"model": classification_metrics(y[test], pred, self.classes),
