@@ -145,10 +145,13 @@ def test_the_parser_is_built_without_torch_or_pandas():
 
 
 def test_names_kept_apart_from_torch_agree_with_their_owners():
+    from lstmkit.nn import CELLS
     from lstmkit.nn.pooling import POOLINGS
+    from lstmkit.tasks.cells import CELL_NAMES
     from lstmkit.tasks.studies.long_memory.config import PROBLEM_NAMES
     from lstmkit.tasks.studies.long_memory.problems import PROBLEMS
     from lstmkit.tasks.text.config import POOLINGS as TEXT_POOLINGS
 
     assert tuple(PROBLEMS) == PROBLEM_NAMES
     assert TEXT_POOLINGS == POOLINGS
+    assert CELL_NAMES == tuple(CELLS)  # every train command's --cell choices

@@ -40,7 +40,8 @@ def test_gates_accepts_an_unbatched_or_packed_input(tmp_path):
 
 
 def test_gates_errors_say_what_is_wrong(tmp_path):
-    with pytest.raises(TypeError, match="expects an lstmkit.nn.LSTM or a GateTrace, got RNN"):
+    with pytest.raises(TypeError, match=r"expects an lstmkit.nn.LSTM \(or a variant\), a GRU, or their "
+                                        "GateTrace/GRUGateTrace, got RNN"):
         gates(RNN(2, 3), torch.randn(5, 1, 2), path=tmp_path / "x.png")
     lstm = LSTM(2, 3)
     with pytest.raises(ValueError, match="needs the input"):
@@ -50,3 +51,15 @@ def test_gates_errors_say_what_is_wrong(tmp_path):
     with pytest.raises(IndexError, match="layer 1 out of range"):
         gates(lstm, torch.randn(5, 2, 2), path=tmp_path / "x.png", layer=1)
     assert not list(tmp_path.iterdir())
+
+
+def test_gates_draws_a_grus_reset_and_update_gates(tmp_path):
+    from lstmkit.nn import GRU, GRUGateTrace
+
+    gru = GRU(2, 5, num_layers=2, batch_first=True)
+    x = torch.randn(2, 20, 2)
+    trace = record_gates(gru, x, lengths=[20, 9])
+    assert isinstance(trace, GRUGateTrace)
+    assert _is_png(gates(trace, x, path=tmp_path / "trace.png", layer=0, sequence=1))
+    with pytest.raises(ValueError, match="needs the input"):  # a GRU itself is drawn as an LSTM is
+        gates(gru, path=tmp_path / "x.png")

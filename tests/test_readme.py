@@ -63,7 +63,17 @@ def check_training(ns, printed):
         assert torch.equal(a, b), name
 
 
+def check_variants(ns, printed):
+    backends = dict(line.split(": ")[0:2] for line in printed.strip().splitlines())
+    assert {name: value.split(",")[0] for name, value in backends.items()} == {
+        "peephole": "fused", "cifg": "fused", "layernorm": "fused", "gru": "fused",
+        "recurrent dropout": "fused", "zoneout": "fused", "weight drop": "native", "by name": "fused"}
+    assert "output (10, 4, 16)" in printed
+    assert type(ns["layers"]["by name"]).__name__ == "LayerNormLSTM"
+
+
 CHECKS = {
+    "recurrent_layer": check_variants,
     "lstmkit.tasks.forecast": check_forecast,
     "lstmkit.tasks.anomaly": check_anomaly,
     "record_gates": check_lstm,
@@ -96,6 +106,6 @@ def test_readme_python_example_runs_and_does_what_it_says(index, tmp_path, monke
 
 
 def test_every_block_is_checked():
-    assert len(BLOCKS) == 5
+    assert len(BLOCKS) == 6
     for code in BLOCKS:
         _check_for(code)

@@ -251,6 +251,13 @@ _GATE_PANELS = (
     ("output_gate", "output gate $o_t$", "viridis", (0.0, 1.0)),
     ("cell", "cell state $c_t$", "RdBu_r", None),  # symmetric limits around 0
 )
+# A GRU's (lstmkit.nn.GRUGateTrace): h_t = (1 - z_t) n_t + z_t h_{t-1}, n_t = tanh(... + r_t (W_hn h_{t-1} + b_hn)).
+_GRU_GATE_PANELS = (
+    ("reset_gate", "reset gate $r_t$", "viridis", (0.0, 1.0)),
+    ("update_gate", "update gate $z_t$", "viridis", (0.0, 1.0)),
+    ("candidate", "candidate $n_t$", "RdBu_r", (-1.0, 1.0)),
+    ("hidden", "hidden state $h_t$", "RdBu_r", None),
+)
 
 
 def _batch_first_input(input, batch_first: bool) -> np.ndarray:
@@ -274,10 +281,12 @@ def _batch_first_input(input, batch_first: bool) -> np.ndarray:
 def gates(trace_or_model, input=None, *, path: str | Path, layer: int = -1, direction: int = 0,
           sequence: int = 0, lengths=None, input_labels: Sequence[str] | None = None,
           times: Sequence | None = None, title: str = "") -> Path:
-    """Heat maps (units x time) of one LSTM layer's input, forget and output gates and its cell state.
+    """Heat maps (units x time) of one LSTM layer's input, forget and output gates and its cell state,
+    or of one GRU layer's reset and update gates, candidate and hidden state.
 
-    ``trace_or_model``: an :class:`lstmkit.nn.LSTM` (then ``input``, and ``lengths`` if any, are run
-    through :func:`lstmkit.nn.record_gates`) or a :class:`lstmkit.nn.GateTrace` already recorded
+    ``trace_or_model``: an :class:`lstmkit.nn.LSTM` (any variant) or :class:`lstmkit.nn.GRU` (then
+    ``input``, and ``lengths`` if any, are run through :func:`lstmkit.nn.record_gates`), or a
+    :class:`lstmkit.nn.GateTrace` / :class:`lstmkit.nn.GRUGateTrace` already recorded
     (then ``input``, optional, only draws the top panel and must be batch-first (N, T, F) or (T, F)).
     ``layer`` (negative counts from the top), ``direction`` and ``sequence`` (index in the batch,
     negative from the end) choose what is drawn; only the sequence's valid steps are shown.
@@ -285,18 +294,20 @@ def gates(trace_or_model, input=None, *, path: str | Path, layer: int = -1, dire
     features; ``times`` labels the time axis, e.g. the timestamps of a window). Unit k is row k in
     every panel, so a unit can be followed from gate to gate.
     """
-    from lstmkit.nn import GateTrace, LSTM, record_gates
+    from lstmkit.nn import GRU, LSTM, GateTrace, GRUGateTrace, record_gates
 
-    if isinstance(trace_or_model, GateTrace):
+    if isinstance(trace_or_model, (GateTrace, GRUGateTrace)):
         trace, batch_first = trace_or_model, True
-    elif isinstance(trace_or_model, LSTM):
+    elif isinstance(trace_or_model, (LSTM, GRU)):
         if input is None:
             raise ValueError("gates(): drawing a model's gates needs the input to run it on")
         trace, batch_first = record_gates(trace_or_model, input, lengths=lengths), trace_or_model.batch_first
     else:
-        raise TypeError(f"gates() expects an lstmkit.nn.LSTM or a GateTrace, got {type(trace_or_model).__name__}")
+        raise TypeError(f"gates() expects an lstmkit.nn.LSTM (or a variant), a GRU, or their GateTrace/GRUGateTrace, "
+                        f"got {type(trace_or_model).__name__}")
+    gru = isinstance(trace, GRUGateTrace)
     row = trace.index(layer, direction)
-    N = trace.forget_gate.shape[1]
+    N = trace.hidden.shape[1]
     if not -N <= sequence < N:
         raise IndexError(f"gates(): sequence {sequence} out of range for a batch of {N}")
     sequence %= N
@@ -305,7 +316,7 @@ def gates(trace_or_model, input=None, *, path: str | Path, layer: int = -1, dire
     if input is not None:
         series = _batch_first_input(input, batch_first)[sequence, :T]  # (T, F)
     panels = [(key, label, cmap, limits, getattr(trace, key)[row, sequence, :T].detach().cpu().double().numpy().T)
-              for key, label, cmap, limits in _GATE_PANELS]  # each (H, T)
+              for key, label, cmap, limits in (_GRU_GATE_PANELS if gru else _GATE_PANELS)]  # each (H, T)
     H = panels[0][4].shape[0]
     heat_height = min(4.0, max(1.2, 0.06 * H))
     heights = ([1.4] if series is not None else []) + [heat_height] * len(panels)
@@ -353,5 +364,5 @@ def gates(trace_or_model, input=None, *, path: str | Path, layer: int = -1, dire
         bottom.set_xticklabels([str(times[t]) for t in ticks], rotation=20, ha="right", fontsize=8)
     bottom.set_xlabel("time" if times is not None else "time step")
     name = f"layer {row // trace.num_directions}" + (f", direction {direction}" if trace.num_directions > 1 else "")
-    axes[0].set_title(title or f"LSTM gates, {name}, sequence {sequence}", fontsize=10)
+    axes[0].set_title(title or f"{'GRU' if gru else 'LSTM'} gates, {name}, sequence {sequence}", fontsize=10)
     return save_figure(fig, path)

@@ -28,6 +28,9 @@ _MODELS: dict[str, type] = {}
 BUILTIN_MODELS: dict[str, str] = {
     "lstm": "lstmkit.nn.layers",
     "rnn": "lstmkit.nn.layers",
+    "peephole_lstm": "lstmkit.nn.variants",
+    "layernorm_lstm": "lstmkit.nn.variants",
+    "gru": "lstmkit.nn.variants",
     "forecaster": "lstmkit.tasks.forecast.model",
     "anomaly_next_step": "lstmkit.tasks.anomaly.model",
     "anomaly_autoencoder": "lstmkit.tasks.anomaly.model",

@@ -16,7 +16,7 @@ ort = pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
 
 from lstmkit.errors import InputFileError, UsageError, UserError  # noqa: E402
 from lstmkit.export import export_lstm_onnx, export_run_onnx  # noqa: E402
-from lstmkit.nn import LSTM, RNN  # noqa: E402
+from lstmkit.nn import GRU, LSTM, RNN  # noqa: E402
 
 TOL = 1e-5
 
@@ -398,10 +398,13 @@ def test_autoencoder_exports_its_fixed_window(anomaly_runs):
 def test_an_unsupported_model_type_names_the_supported_ones(tmp_path):
     from lstmkit.train import save_model
 
-    save_model(RNN(3, 4), tmp_path / "rnn")
-    supported = "action_net, anomaly_autoencoder, anomaly_next_step, forecaster, lstm, text_classifier, text_lm"
-    with pytest.raises(UsageError, match=f"cannot export model_type 'rnn'.*{supported}") as info:
-        export_run_onnx(tmp_path / "rnn")
+    from lstmkit.tasks.studies.long_memory import LongMemoryNet
+
+    save_model(LongMemoryNet("lstm", 2, 4, 1), tmp_path / "study")
+    supported = ("action_net, anomaly_autoencoder, anomaly_next_step, forecaster, gru, lstm, rnn, text_classifier, "
+                 "text_lm")
+    with pytest.raises(UsageError, match=f"cannot export model_type 'long_memory_net'.*{supported}") as info:
+        export_run_onnx(tmp_path / "study")
     assert "\n" not in str(info.value)
 
 
@@ -455,3 +458,109 @@ def test_torch_native_notices_are_held_back_and_everything_else_passed_on(capfd)
         os.write(2, b"[W] The shape inference of prim::PackPadded type is missing\n")
         raise RuntimeError("export failed")
     assert "PackPadded" in capfd.readouterr().err  # a failed export shows everything it held
+
+
+# ------------------------------------------------------------------------------------------- other cells
+def op_types(path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+@pytest.mark.parametrize("cell,operator", [("gru", "GRU"), ("rnn", "RNN")])
+def test_a_gru_or_rnn_text_classifier_exports_and_matches_pytorch(cell, operator, tmp_path):
+    from tiny_runs import train_text
+
+    directory = train_text(tmp_path / "run", cell=cell)
+    out = export_run_onnx(directory)
+    assert operator in op_types(out) and "LSTM" not in op_types(out)
+    vocab = len(json.loads((directory / "model.preprocessing.json").read_text())["data"]["vocabulary"]["tokens"])
+    check_logits(directory, out, lambda n, t: torch.randint(1, vocab, (n, t)))  # bidirectional, packed lengths
+
+
+@pytest.mark.parametrize("layer", [lambda: GRU(3, 6, num_layers=2),
+                                   lambda: RNN(3, 6, bidirectional=True, batch_first=True)], ids=["gru", "rnn"])
+def test_a_bare_gru_or_rnn_exports_with_h0_alone(layer, tmp_path):
+    from lstmkit.train import save_model
+
+    module = layer().eval()
+    save_model(module, tmp_path / "run")
+    sess = session(export_run_onnx(tmp_path / "run"))
+    pre = json.loads((tmp_path / "run" / "model.preprocessing.json").read_text())
+    assert set(pre["inputs"]) == {"input", "h0"} and set(pre["outputs"]) == {"output", "hn"}
+    LD = module.num_layers * module.num_directions
+    for batch, length in [(1, 4), (3, 13)]:
+        x, h0 = torch.randn(batch, length, 3), torch.randn(LD, batch, 6)
+        with torch.no_grad():
+            out, hn = module(x if module.batch_first else x.transpose(0, 1), h0)
+            out_zero, hn_zero = module(x if module.batch_first else x.transpose(0, 1))
+        if not module.batch_first:
+            out, out_zero = out.transpose(0, 1), out_zero.transpose(0, 1)
+        assert all(close(a, b) for a, b in zip(run(sess, input=x, h0=h0), (out, hn)))
+        assert all(close(a, b) for a, b in zip(run(sess, input=x), (out_zero, hn_zero)))
+
+
+def test_a_gru_language_model_and_next_step_predictor_carry_h_alone(tmp_path):
+    from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector
+    from lstmkit.tasks.text import LanguageModel, LMConfig
+    from lstmkit.train import load_model
+
+    LanguageModel(LMConfig(hidden_size=8, num_layers=2, bptt=10, batch_size=4, epochs=1, dropout=0.0, min_freq=1,
+                           cell="gru")).fit("\n".join(VERSES * 20)).save(tmp_path / "lm")
+    AnomalyDetector(AnomalyConfig(columns=["value"], hidden_size=8, epochs=1, train_fraction=0.6, cell="gru",
+                                  recurrent_dropout=0.2)).fit(sine_table()).save(tmp_path / "next")
+    for name, first in (("lm", "ids"), ("next", "x")):
+        directory = tmp_path / name
+        sess = session(export_run_onnx(directory))
+        assert "GRU" in op_types(directory / "model.onnx")
+        pre = json.loads((directory / "model.preprocessing.json").read_text())
+        assert set(pre["inputs"]) == {first, "h0"} and set(pre["outputs"]) - {"hn"} in ({"logits"}, {"prediction"})
+        model = load_model(directory).eval()
+        L, H = model.num_layers, model.hidden_size
+        x = torch.randint(0, model.vocab_size, (3, 20)) if name == "lm" else torch.randn(3, 20, 1)
+        with torch.no_grad():
+            expected, h_expected = model(x)
+            expected_h0, h_expected_h0 = model(x, torch.ones(L, 3, H))
+        assert all(close(a, b) for a, b in zip(run(sess, **{first: x}), (expected, h_expected)))
+        assert all(close(a, b) for a, b in zip(run(sess, **{first: x, "h0": torch.ones(L, 3, H)}),
+                                               (expected_h0, h_expected_h0)))
+        chunks, state = [], {}  # a stream: the state carried over chunks
+        for part in (x[:, :7], x[:, 7:8], x[:, 8:]):
+            y, h = run(sess, **{first: part}, **state)
+            chunks.append(y)
+            state = {"h0": torch.from_numpy(h)}
+        assert close(np.concatenate(chunks, axis=1), expected) and close(h, h_expected)
+
+
+def test_recurrent_dropout_exports_as_the_plain_cell(tmp_path):
+    from tiny_runs import train_action
+
+    directory = train_action(tmp_path / "run", recurrent_dropout=0.3, conv_channels=0)
+    out = export_run_onnx(directory)
+    assert "LSTM" in op_types(out)
+    check_logits(directory, out, lambda n, t: torch.randn(n, t, 2))
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"cell": "layernorm"}, "cannot export a model with the layernorm cell to ONNX: ONNX has no operator for it, "
+                            "and lstmkit runs it on its fused backend"),
+    ({"cell": "gru", "zoneout": 0.1}, "cannot export a model trained with zoneout (0.1) to ONNX"),
+])
+def test_a_fused_cell_or_zoneout_is_refused_in_one_line_saying_what_exports(options, message, tmp_path, capsys):
+    import lstmkit.cli as cli
+    from tiny_runs import train_text
+
+    directory = train_text(tmp_path / "run", **options)
+    with pytest.raises(UsageError) as info:
+        export_run_onnx(directory)
+    assert message in str(info.value) and "models with the lstm, gru or rnn cell" in str(info.value)
+    assert cli.main(["export", "onnx", "--model", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lstmkit: error: cannot export a model"), err
+    assert not list(directory.glob("*.onnx")) and not list(directory.glob("*.preprocessing.json"))
+    from lstmkit.nn import PeepholeLSTM
+    from lstmkit.train import save_model
+
+    save_model(PeepholeLSTM(3, 4), tmp_path / "bare")  # a bare variant: the same reason, not "unsupported"
+    with pytest.raises(UsageError, match="the peephole cell to ONNX"):
+        export_run_onnx(tmp_path / "bare")

@@ -160,3 +160,28 @@ def test_serve_with_quantize_answers_predict(action_dir, text_dir):
         answer = client.post(f"/models/{text_dir.name}/predict", json={"texts": ["good film", "bad plot"]})
         assert answer.status_code == 200, answer.text
         assert [p["text"] for p in answer.json()["predictions"]] == ["good film", "bad plot"]
+
+
+# ------------------------------------------------------------------------------- other cells
+def test_int8_runs_a_gru_and_refuses_a_fused_cell_in_one_line(tmp_path, capsys):
+    from lstmkit.cli import main
+    from tiny_runs import train_action, train_text
+
+    gru = train_action(tmp_path / "gru", cell="gru", conv_channels=0)
+    torch.manual_seed(0)
+    lengths = torch.tensor([17, 4, 11])
+    x = torch.randn(3, 17, 2)
+    x[torch.arange(17) >= lengths.unsqueeze(1)] = 0
+    compare(gru, quantized_model(gru), x, lengths)
+    peephole = train_text(tmp_path / "peephole", cell="peephole")
+    with pytest.raises(UsageError, match=r"--quantize int8 runs the model as an ONNX graph: cannot export a model "
+                                         r"with the peephole cell to ONNX"):
+        quantized_model(peephole)
+    assert main(["text", "classify", "predict", "--model", str(peephole), "good film", "--quantize", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "peephole cell" in err and "lstm, gru or rnn cell" in err, err
+    pytest.importorskip("starlette", reason="pip install 'lstmkit[serve]'")
+    from lstmkit.serve.app import build_app
+
+    with pytest.raises(UsageError, match="peephole cell"):  # the service refuses it before it starts
+        build_app([gru, peephole], quantize="int8")

@@ -34,19 +34,21 @@ def review_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["review", "sentiment"])
 
 
-def train_action(directory: Path) -> Path:
-    """A one-epoch sensor action recogniser on :func:`motion_table`, saved in ``directory``."""
+def train_action(directory: Path, **options) -> Path:
+    """A one-epoch sensor action recogniser on :func:`motion_table`, saved in ``directory``; ``options``
+    go to its ActionConfig (``cell="gru"``, ...)."""
     from lstmkit.tasks.action import ActionConfig, ActionRecognizer
 
-    ActionRecognizer(ActionConfig(epochs=1, hidden_size=8)).fit(motion_table()).save(directory)
+    ActionRecognizer(ActionConfig(epochs=1, hidden_size=8, **options)).fit(motion_table()).save(directory)
     return directory
 
 
-def train_text(directory: Path) -> Path:
-    """A one-epoch bidirectional text classifier on :func:`review_table`, saved in ``directory``."""
+def train_text(directory: Path, **options) -> Path:
+    """A one-epoch bidirectional text classifier on :func:`review_table`, saved in ``directory``; ``options``
+    go to its ClassifyConfig (``cell="gru"``, ...)."""
     from lstmkit.tasks.text import ClassifyConfig, TextClassifier
 
     config = ClassifyConfig(text_column="review", label_column="sentiment", min_freq=1, embedding_dim=8,
-                            hidden_size=8, bidirectional=True, pooling="last", epochs=1)
+                            hidden_size=8, bidirectional=True, pooling="last", epochs=1, **options)
     TextClassifier(config).fit(review_table()).save(directory)
     return directory

@@ -44,5 +44,5 @@ def test_trace_index_and_type_errors():
     assert trace.index(-1) == 1 and trace.index(0) == 0
     with pytest.raises(IndexError, match="layer 2 out of range"):
         trace.index(2)
-    with pytest.raises(TypeError, match="expects an lstmkit.nn.LSTM, got RNN"):
+    with pytest.raises(TypeError, match="expects an lstmkit.nn.LSTM .*GRU, got RNN"):
         lnn.record_gates(lnn.RNN(2, 3), torch.randn(4, 1, 2))

@@ -380,3 +380,31 @@ def test_streams_unused_for_the_idle_time_are_forgotten_when_a_new_one_is_made(d
     assert streams.get(model, "busy", create=False) is not None and len(streams) == 2
     with pytest.raises(Exception, match="2 streams are open"):
         streams.get(model, "another", create=True)  # "busy" (4 s) and "new" (0 s) are not idle yet
+
+
+# ------------------------------------------------------------------------------- other cells
+def test_streams_and_predictions_of_models_with_a_state_of_h_alone(tmp_path):
+    from lstmkit.nn import GRU
+    from lstmkit.tasks.text import LanguageModel, LMConfig
+
+    AnomalyDetector(AnomalyConfig(columns=["value"], epochs=1, train_fraction=0.6, cell="gru")).fit(sine()).save(
+        tmp_path / "gru-sensor")
+    corpus = "\n".join(["to be or not to be that is the question", "whether tis nobler in the mind to suffer"] * 30)
+    LanguageModel(LMConfig(hidden_size=16, num_layers=1, bptt=10, batch_size=4, epochs=1, dropout=0.0, min_freq=1,
+                           cell="rnn")).fit(corpus).save(tmp_path / "rnn-lm")
+    with TestClient(build_app([tmp_path / "gru-sensor", tmp_path / "rnn-lm"])) as c:
+        assert c.get("/models/gru-sensor").json()["config"]["task"]["cell"] == "gru"
+        values = sine(40, seed=4)["value"].tolist()
+        got = []
+        for v in values[:20]:
+            got += c.post("/models/gru-sensor/stream/a", json={"values": [v]}).json()["scores"]
+        got += c.post("/models/gru-sensor/stream/a", json={"rows": [[v] for v in values[20:]]}).json()["scores"]
+        detector = AnomalyDetector.load(tmp_path / "gru-sensor")
+        assert type(detector.model.lstm) is GRU
+        alone = detector.stream()
+        assert got == [alone.update([v]) for v in values]
+        lm = LanguageModel.load(tmp_path / "rnn-lm")
+        r = c.post("/models/rnn-lm/predict", json={"prompt": "to be or", "length": 5, "seed": 3, "top": 3})
+        assert r.status_code == 200, r.text
+        assert r.json()["next"] == [{"token": t, "probability": p} for t, p in lm.next_words("to be or", 3)]
+        assert r.json()["continuation"] == lm.generate("to be or", 5, seed=3)

@@ -18,12 +18,41 @@ from lstmkit.errors import MissingDependencyError
 if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
     import torch
 
-__all__ = ["INSTALL_HINT", "TOLERANCE", "check_against_torch", "declare_output_sizes", "deviation",
-           "make_state_optional", "native_eval_copy", "onnxruntime_or_none", "quantize_onnx_int8", "require_onnx",
-           "seeded_randn", "session", "torch_export", "write_onnx"]
+__all__ = ["EXPORTABLE_CELLS", "INSTALL_HINT", "TOLERANCE", "check_against_torch", "declare_output_sizes", "deviation",
+           "has_cell_state", "make_state_optional", "native_eval_copy", "not_exportable", "onnxruntime_or_none",
+           "quantize_onnx_int8", "require_onnx", "seeded_randn", "session", "torch_export", "write_onnx"]
 
 INSTALL_HINT = "pip install 'lstmkit[onnx]'"
 TOLERANCE = 1e-4  # the self-check's bound; measured differences are ~1e-7 in float32
+# The cells whose layers run on torch's own kernels (aten::lstm, aten::gru, aten::rnn_tanh/relu) at evaluation,
+# which the exporter turns into ONNX's LSTM, GRU and RNN operators. The LSTM variants (peephole, cifg,
+# layernorm) and zoneout run on lstmkit's fused backend instead: a Python loop over time, which would trace
+# to a graph with the example's length frozen in, so they are refused.
+EXPORTABLE_CELLS = ("lstm", "gru", "rnn")
+
+
+def not_exportable(cell: str, zoneout: float = 0.0) -> str | None:
+    """Why a recurrent layer of ``cell`` with ``zoneout`` cannot become an ONNX graph (one line), or None.
+
+    Recurrent dropout never stands in the way: it is off at evaluation, so a layer trained with it
+    runs on torch's kernel there and exports as the plain cell."""
+    fused = "lstmkit runs it on its fused backend (a loop over time in Python), which does not trace to one graph"
+    cells = f"{', '.join(EXPORTABLE_CELLS[:-1])} or {EXPORTABLE_CELLS[-1]}"
+    if cell not in EXPORTABLE_CELLS:
+        return (f"cannot export a model with the {cell} cell to ONNX: ONNX has no operator for it, and {fused}; "
+                f"models with the {cells} cell export (also when trained with recurrent dropout, which is off at "
+                "evaluation)")
+    if zoneout:
+        return (f"cannot export a model trained with zoneout ({zoneout:g}) to ONNX: zoneout mixes each step with the "
+                f"previous one at evaluation too, and {fused}; models with the {cells} cell and no zoneout export")
+    return None
+
+
+def has_cell_state(layer) -> bool:
+    """True for the LSTM family (state ``(h, c)``), False for the GRU and the RNN (state ``h``)."""
+    from lstmkit.nn import LSTM
+
+    return isinstance(layer, LSTM)
 
 
 def require_onnx():
@@ -146,17 +175,29 @@ def check_against_torch(path: Path, module: "torch.nn.Module", feeds: list[dict[
 
 
 def native_eval_copy(module: "torch.nn.Module") -> "torch.nn.Module":
-    """A CPU copy in eval mode whose LSTMs run the fused kernel (``_VF.lstm``), which exports as ONNX's LSTM.
+    """A CPU copy in eval mode whose recurrent layers run torch's kernels (``_VF.lstm``, ``_VF.gru``,
+    ``_VF.rnn_tanh``), which export as ONNX's LSTM, GRU and RNN operators.
 
     The reference backend would trace its Python loop over time and freeze T; both backends compute the
-    same thing (tests/nn), so switching is safe. The caller's module is left untouched.
+    same thing (tests/nn), so switching is safe. The caller's module is left untouched. A layer that
+    torch's kernels cannot compute (an LSTM variant, zoneout: :func:`not_exportable`) is a
+    :class:`~lstmkit.errors.UsageError` saying so.
     """
-    from lstmkit.nn import LSTM
+    from lstmkit.errors import UsageError
+    from lstmkit.nn import GRU, LSTM, RNN
+    from lstmkit.nn.variants import cell_name
 
     clone = copy.deepcopy(module).cpu().eval()
     for sub in clone.modules():
-        if isinstance(sub, LSTM):
+        if isinstance(sub, (LSTM, GRU, RNN)):
+            why = not_exportable(cell_name(sub), max(sub.zoneout_rates))
+            if why:
+                raise UsageError(why)
             sub.backend = "native"
+            try:
+                sub.resolve_backend()
+            except ValueError as error:  # what torch's kernel cannot compute, named by the layer
+                raise UsageError(f"cannot export this model to ONNX: {error}") from None
     return clone
 
 

@@ -4,7 +4,8 @@ What the graphs look like:
 
 * a bare LSTM (:func:`export_lstm_onnx`, run directories with ``model_type`` ``"lstm"``): inputs
   ``input`` (N, T, F) batch first whatever the module's ``batch_first``, and ``h0`` (L*D, N, H_out),
-  ``c0`` (L*D, N, H); outputs ``output`` (N, T, D*H_out), ``hn``, ``cn``. N and T are dynamic. ``h0``
+  ``c0`` (L*D, N, H); outputs ``output`` (N, T, D*H_out), ``hn``, ``cn``. A bare GRU or RNN (``"gru"``,
+  ``"rnn"``) likewise without ``c0``/``cn``. N and T are dynamic. ``h0``
   and ``c0`` may be left out of a run: each is also an initializer holding zeros of batch 1, which
   the graph broadcasts to the batch, so omitting them starts from zeros as PyTorch does. Feeding
   ``hn``/``cn`` of one chunk as ``h0``/``c0`` of the next carries a stream. (onnxruntime logs a
@@ -33,6 +34,14 @@ What the graphs look like:
   state optional and carried as for a bare LSTM, so a generator can feed one token at a time. The ids
   come from config.json's ``data``: its ``tokenizer`` splits the text, its ``vocabulary`` numbers the
   tokens (unknown ones ``<unk>``).
+
+Models built with another cell (a task's ``--cell``): the GRU and the RNN export as ONNX's GRU and RNN
+operators, and where a graph carries a state (bare layers, the anomaly next-step predictor, the language
+model) it is ``h0``/``hn`` alone, without ``c0``/``cn``. The LSTM variants (peephole, cifg, layernorm) and
+zoneout run on lstmkit's fused backend, a Python loop that does not trace to one graph: they are refused
+with a :class:`~lstmkit.errors.UsageError` saying what does export
+(:func:`lstmkit.export.graphs.not_exportable`). Recurrent dropout is off at evaluation, so a model
+trained with it exports as the plain cell.
 
 The anomaly detector itself scores in float64 (a copy of the model); these graphs are float32 like
 every export here, so errors computed from them can differ from ``lstmkit anomaly detect``'s in the
@@ -75,8 +84,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lstmkit.errors import InputFileError, UsageError
-from lstmkit.export.graphs import (check_against_torch, deviation, make_state_optional, native_eval_copy,
-                                   quantize_onnx_int8, require_onnx, seeded_randn, torch_export, write_onnx)
+from lstmkit.export.graphs import (check_against_torch, deviation, has_cell_state, make_state_optional,
+                                   native_eval_copy, quantize_onnx_int8, require_onnx, seeded_randn, torch_export,
+                                   write_onnx)
 from lstmkit.export.task_graphs import (export_autoencoder, export_forecaster, export_language_model, export_next_step,
                                         lengths_examples, lengths_graph_module)
 
@@ -85,68 +95,87 @@ if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
 
 __all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path", "quantize_onnx_int8"]
 
-SUPPORTED_MODEL_TYPES = ("action_net", "anomaly_autoencoder", "anomaly_next_step", "forecaster", "lstm",
-                         "text_classifier", "text_lm")
+SUPPORTED_MODEL_TYPES = ("action_net", "anomaly_autoencoder", "anomaly_next_step", "forecaster", "gru", "lstm",
+                         "rnn", "text_classifier", "text_lm")
+# Bare recurrent layers saved with save_model: exported by export_lstm_onnx. The LSTM variants' model types are
+# taken there too, to be refused with the reason (lstmkit.export.graphs.not_exportable).
+_BARE_LAYERS = ("lstm", "gru", "rnn", "peephole_lstm", "layernorm_lstm")
 
 
 # ----------------------------------------------------------------------------------- a bare LSTM
 def _lstm_graph_module(lstm: "LSTM"):
     import torch
 
+    with_cell = has_cell_state(lstm)
+
     class LSTMGraph(torch.nn.Module):
-        """(input (N, T, F), h0, c0) -> (output, hn, cn), batch first; h0/c0 of batch 1 broadcast to N."""
+        """(input (N, T, F), h0, c0) -> (output, hn, cn), batch first; h0/c0 of batch 1 broadcast to N.
+        A GRU or RNN: (input, h0) -> (output, hn)."""
 
         def __init__(self, lstm: LSTM):
             super().__init__()
             self.lstm = lstm
 
-        def forward(self, input, h0, c0):
+        def forward(self, input, h0, c0=None):
             n = input.shape[0]
             # expand is a no-op for a full (L*D, N, H) state and broadcasts the batch-1 zeros that stand
             # in for an omitted one (see make_state_optional).
-            h0, c0 = h0.expand(-1, n, -1), c0.expand(-1, n, -1)
+            h0 = h0.expand(-1, n, -1)
             x = input if self.lstm.batch_first else input.transpose(0, 1)
-            out, (hn, cn) = self.lstm(x, (h0, c0))
-            return (out if self.lstm.batch_first else out.transpose(0, 1)), hn, cn
+            out, state = self.lstm(x, (h0, c0.expand(-1, n, -1)) if with_cell else h0)
+            out = out if self.lstm.batch_first else out.transpose(0, 1)
+            return (out, *state) if with_cell else (out, state)
 
     return LSTMGraph(lstm).eval()  # a new Module starts in training mode: dropout would be live
 
 
 def export_lstm_onnx(lstm: "LSTM", path: str | os.PathLike, *, opset: int | None = None) -> Path:
     """Write ``lstm`` (a :class:`lstmkit.nn.LSTM`, any layers, directions, projection, ``batch_first``
-    or not) as an ONNX graph at ``path`` and return the path.
+    or not; or a :class:`lstmkit.nn.GRU` or :class:`lstmkit.nn.RNN`) as an ONNX graph at ``path`` and
+    return the path.
 
     Inputs ``input`` (N, T, F) batch first, optional ``h0`` (L*D, N, H_out) and ``c0`` (L*D, N, H),
-    zeros when omitted; outputs ``output`` (N, T, D*H_out), ``hn``, ``cn``; N and T dynamic. Inter-layer
-    dropout is off (eval mode). float32 only. When onnxruntime is installed the graph is checked
-    against the module at a second batch size and length before it is kept.
+    zeros when omitted; outputs ``output`` (N, T, D*H_out), ``hn``, ``cn``; N and T dynamic. A GRU or
+    an RNN has no ``c0``/``cn``. Inter-layer dropout is off (eval mode). float32 only. When onnxruntime
+    is installed the graph is checked against the module at a second batch size and length before it
+    is kept. The LSTM variants and zoneout are refused (:func:`lstmkit.export.graphs.not_exportable`).
     """
     import torch
 
-    from lstmkit.nn import LSTM
+    from lstmkit.nn import GRU, LSTM, RNN
 
     require_onnx()
-    if not isinstance(lstm, LSTM):
-        raise UsageError(f"export_lstm_onnx exports an lstmkit.nn.LSTM, got {type(lstm).__name__}")
+    if not isinstance(lstm, (LSTM, GRU, RNN)):
+        raise UsageError(f"export_lstm_onnx exports an lstmkit.nn.LSTM, GRU or RNN, got {type(lstm).__name__}")
     if lstm.weight_ih_l0.dtype != torch.float32:
-        raise UsageError(f"ONNX export is float32; convert the LSTM first (lstm.float()), got {lstm.weight_ih_l0.dtype}")
+        raise UsageError(f"ONNX export is float32; convert the layer first (lstm.float()), got "
+                         f"{lstm.weight_ih_l0.dtype}")
     module = _lstm_graph_module(native_eval_copy(lstm))
+    with_cell = has_cell_state(lstm)
     LD = lstm.num_layers * lstm.num_directions
     H_out, H = lstm.output_size, lstm.hidden_size
 
     def example(n: int, t: int, seed: int) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(seed)
-        return {"input": torch.randn(n, t, lstm.input_size, generator=g),
-                "h0": torch.randn(LD, n, H_out, generator=g), "c0": torch.randn(LD, n, H, generator=g)}
+        feed = {"input": torch.randn(n, t, lstm.input_size, generator=g),
+                "h0": torch.randn(LD, n, H_out, generator=g)}
+        if with_cell:
+            feed["c0"] = torch.randn(LD, n, H, generator=g)
+        return feed
 
     names_in, names_out = ["input", "h0", "c0"], ["output", "hn", "cn"]
     axes = {"input": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"},
             "output": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}}
+    states = {"h0": (LD, 1, H_out), "c0": (LD, 1, H)}
+    if not with_cell:
+        names_in, names_out = names_in[:2], names_out[:2]
+        axes = {name: axis for name, axis in axes.items() if name not in ("c0", "cn")}
+        del states["c0"]
 
     def write(tmp: Path) -> None:
         torch_export(module, tuple(example(2, 7, 0).values()), tmp, input_names=names_in,
                       output_names=names_out, dynamic_axes=axes, opset=opset)
-        make_state_optional(tmp, {"h0": (LD, 1, H_out), "c0": (LD, 1, H)})
+        make_state_optional(tmp, states)
         check_against_torch(tmp, module, [example(3, 11, 1), example(1, 4, 2)], names_out)
 
     return write_onnx(Path(path), write)
@@ -181,7 +210,7 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
         raise InputFileError(f"model directory {directory}: no such directory")
     config = read_config(directory)
     model_type = config.get("model_type")
-    if model_type not in SUPPORTED_MODEL_TYPES:
+    if model_type not in SUPPORTED_MODEL_TYPES + _BARE_LAYERS:
         shown = "no model_type" if model_type is None else f"model_type {model_type!r}"
         raise UsageError(f"{directory / 'config.json'}: cannot export {shown} to ONNX; supported: "
                          f"{', '.join(SUPPORTED_MODEL_TYPES)}")
@@ -216,11 +245,13 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
 
 def _export_graph(model_type: str, model, config: dict, out: Path, opset: int | None):
     """Write ``model``'s checked float graph to ``out``; (a check batch, inputs described, outputs described)."""
-    if model_type == "lstm":
+    if model_type in _BARE_LAYERS:
         export_lstm_onnx(model, out, opset=opset)
         inputs = {"input": f"(N, T, {model.input_size}) float32, batch first",
                   "h0": "(L*D, N, H_out) float32, optional (zeros)", "c0": "(L*D, N, H) float32, optional (zeros)"}
         outputs = {"output": "(N, T, D*H_out)", "hn": "(L*D, N, H_out)", "cn": "(L*D, N, H)"}
+        if not has_cell_state(model):
+            del inputs["c0"], outputs["cn"]
         return {"input": seeded_randn(3, 11, model.input_size)}, inputs, outputs
     if model_type == "forecaster":
         return export_forecaster(model, config, out, opset)

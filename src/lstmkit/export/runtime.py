@@ -12,7 +12,9 @@ Only models whose forward is ``model((x, lengths)) -> logits`` are offered: sens
 path calls the CNN and the classifier apart (``lstm_inputs``, ``classify``), which one graph does not
 give; the forecaster, anomaly and language-model graphs take other inputs (a baseline, a recurrent state)
 and their applications call the model in other ways, so they are refused with a
-:class:`~lstmkit.errors.UsageError`.
+:class:`~lstmkit.errors.UsageError`. So are models whose recurrent cell does not export to ONNX (the LSTM
+variants peephole, cifg and layernorm, and zoneout: :func:`lstmkit.export.graphs.not_exportable`); the
+LSTM, GRU and RNN cells do, recurrent dropout or not.
 
 torch is imported with this module (the class is a ``torch.nn.Module``); it is imported by the commands'
 run functions only, never while the command-line parser is built.
@@ -71,10 +73,16 @@ def check_quantizable(directory: Path) -> None:
     """UsageError unless the run directory holds a model :class:`OnnxModule` can stand in for."""
     from lstmkit.train import read_config
 
+    from lstmkit.export.graphs import not_exportable
+
     config = read_config(directory)
     model_type = config.get("model_type")
     kind = (config.get("data") or {}).get("kind") or (config.get("task") or {}).get("kind")
     if model_type == "text_classifier" or (model_type == "action_net" and kind == "sensor"):
+        network = config.get("model") if isinstance(config.get("model"), dict) else {}
+        why = not_exportable(network.get("cell", "lstm"), network.get("zoneout", 0.0) or 0.0)
+        if why:
+            raise UsageError(f"{directory}: --quantize int8 runs the model as an ONNX graph: {why}")
         return
     shown = f"model_type {model_type!r}" + (f" of kind {kind!r}" if model_type == "action_net" else "")
     raise UsageError(f"{directory}: --quantize int8 runs {' and '.join(QUANTIZABLE)} models; this one is {shown} "

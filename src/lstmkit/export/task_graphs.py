@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lstmkit.errors import InputFileError
-from lstmkit.export.graphs import (check_against_torch, declare_output_sizes, make_state_optional, native_eval_copy,
-                                   torch_export, write_onnx)
+from lstmkit.export.graphs import (check_against_torch, declare_output_sizes, has_cell_state, make_state_optional,
+                                   native_eval_copy, torch_export, write_onnx)
 
 if TYPE_CHECKING:
     import torch
@@ -147,6 +147,37 @@ def export_forecaster(model, config: dict, out: Path, opset: int | None):
     return feed(3, W, 1), inputs, outputs
 
 
+def _stateful_graph(model):
+    """``model(x, state) -> (y, state)`` as a graph module (x, h0[, c0]) -> (y, hn[, cn]): h0/c0 of batch 1
+    broadcast to N; c0/cn only for the LSTM family (the GRU and the RNN carry h alone)."""
+    import torch
+
+    with_cell = has_cell_state(model.lstm)
+
+    class StatefulGraph(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, h0, c0=None):
+            n = x.shape[0]
+            # A no-op for a full state; broadcasts the batch-1 zeros standing in for an omitted one.
+            h0 = h0.expand(-1, n, -1)
+            y, state = self.model(x, (h0, c0.expand(-1, n, -1)) if with_cell else h0)
+            return (y, *state) if with_cell else (y, state)
+
+    StatefulGraph.__name__ = f"{type(model).__name__}Graph"
+    return StatefulGraph(native_eval_copy(model)).eval(), with_cell
+
+
+def _state_io(names_in: list[str], names_out: list[str], axes: dict, states: dict, with_cell: bool):
+    """The graph's names, axes and optional states without c0/cn when the cell carries h alone."""
+    if with_cell:
+        return names_in, names_out, axes, states
+    return ([n for n in names_in if n != "c0"], [n for n in names_out if n != "cn"],
+            {k: v for k, v in axes.items() if k not in ("c0", "cn")}, {k: v for k, v in states.items() if k != "c0"})
+
+
 def _anomaly_x_described(shape: str) -> str:
     return (f"{shape} float32: task.columns transformed (task.transform: 'none' as is, 'diff' first differences, "
             "'logdiff' differences of the log; row 0 of a difference is 0) and standardised: "
@@ -158,37 +189,29 @@ def export_next_step(model, out: Path, opset: int | None):
     import torch
 
     L, H, F = model.num_layers, model.hidden_size, model.n_features
-
-    class NextStepGraph(torch.nn.Module):
-        """(x (N, T, F), h0, c0) -> (prediction, hn, cn); h0/c0 of batch 1 broadcast to N."""
-
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x, h0, c0):
-            n = x.shape[0]
-            # A no-op for a full state; broadcasts the batch-1 zeros standing in for an omitted one.
-            prediction, (hn, cn) = self.model(x, (h0.expand(-1, n, -1), c0.expand(-1, n, -1)))
-            return prediction, hn, cn
-
-    module = NextStepGraph(native_eval_copy(model)).eval()
+    # (x (N, T, F), h0, c0) -> (prediction, hn, cn); (x, h0) -> (prediction, hn) for a GRU or an RNN
+    module, with_cell = _stateful_graph(model)
 
     def feed(n, t, seed):
         g = torch.Generator().manual_seed(seed)
-        return {"x": torch.randn(n, t, F, generator=g), "h0": torch.randn(L, n, H, generator=g),
-                "c0": torch.randn(L, n, H, generator=g)}
+        values = {"x": torch.randn(n, t, F, generator=g), "h0": torch.randn(L, n, H, generator=g),
+                  "c0": torch.randn(L, n, H, generator=g)}
+        return values if with_cell else {k: v for k, v in values.items() if k != "c0"}
 
-    _export_fixed(module, out, feed, names_in=["x", "h0", "c0"], names_out=["prediction", "hn", "cn"],
-                  axes={"x": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"},
-                        "prediction": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}},
-                  opset=opset, states={"h0": (L, 1, H), "c0": (L, 1, H)}, checks=[(3, 11), (1, 4)])
+    names_in, names_out, axes, states = _state_io(
+        ["x", "h0", "c0"], ["prediction", "hn", "cn"],
+        {"x": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"}, "prediction": {0: "batch", 1: "time"},
+         "hn": {1: "batch"}, "cn": {1: "batch"}}, {"h0": (L, 1, H), "c0": (L, 1, H)}, with_cell)
+    _export_fixed(module, out, feed, names_in=names_in, names_out=names_out, axes=axes, opset=opset, states=states,
+                  checks=[(3, 11), (1, 4)])
     inputs = {"x": _anomaly_x_described(f"(N, T, {F})"),
               "h0": f"({L}, N, {H}) float32, optional (zeros): hn of the previous chunk of the stream",
               "c0": f"({L}, N, {H}) float32, optional (zeros): cn of the previous chunk of the stream"}
     outputs = {"prediction": (f"(N, T, {F}) float32, row t forecasts x at step t + 1 (same scale as x); the "
                               "error is mean_f |x[t+1] - prediction[t]|, unscored for the first task.warmup rows"),
                "hn": f"({L}, N, {H})", "cn": f"({L}, N, {H})"}
+    if not with_cell:
+        del inputs["c0"], outputs["cn"]
     return {"x": feed(3, 11, 1)["x"]}, inputs, outputs
 
 
@@ -198,31 +221,21 @@ def export_language_model(model, config: dict, out: Path, opset: int | None):
     import torch
 
     L, H, V = model.num_layers, model.hidden_size, model.vocab_size
-
-    class LanguageModelGraph(torch.nn.Module):
-        """(ids (N, T), h0, c0) -> (logits, hn, cn); h0/c0 of batch 1 broadcast to N."""
-
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, ids, h0, c0):
-            n = ids.shape[0]
-            # A no-op for a full state; broadcasts the batch-1 zeros standing in for an omitted one.
-            logits, (hn, cn) = self.model(ids, (h0.expand(-1, n, -1), c0.expand(-1, n, -1)))
-            return logits, hn, cn
-
-    module = LanguageModelGraph(native_eval_copy(model)).eval()  # eval: dropout off
+    # (ids (N, T), h0, c0) -> (logits, hn, cn); (ids, h0) -> (logits, hn) for a GRU or an RNN; eval: dropout off
+    module, with_cell = _stateful_graph(model)
 
     def feed(n, t, seed):
         g = torch.Generator().manual_seed(seed)
-        return {"ids": torch.randint(0, max(V, 1), (n, t), generator=g), "h0": torch.randn(L, n, H, generator=g),
-                "c0": torch.randn(L, n, H, generator=g)}
+        values = {"ids": torch.randint(0, max(V, 1), (n, t), generator=g), "h0": torch.randn(L, n, H, generator=g),
+                  "c0": torch.randn(L, n, H, generator=g)}
+        return values if with_cell else {k: v for k, v in values.items() if k != "c0"}
 
-    _export_fixed(module, out, feed, names_in=["ids", "h0", "c0"], names_out=["logits", "hn", "cn"],
-                  axes={"ids": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"},
-                        "logits": {0: "batch", 1: "time"}, "hn": {1: "batch"}, "cn": {1: "batch"}},
-                  opset=opset, states={"h0": (L, 1, H), "c0": (L, 1, H)}, checks=[(3, 11), (1, 4)])
+    names_in, names_out, axes, states = _state_io(
+        ["ids", "h0", "c0"], ["logits", "hn", "cn"],
+        {"ids": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"}, "logits": {0: "batch", 1: "time"},
+         "hn": {1: "batch"}, "cn": {1: "batch"}}, {"h0": (L, 1, H), "c0": (L, 1, H)}, with_cell)
+    _export_fixed(module, out, feed, names_in=names_in, names_out=names_out, axes=axes, opset=opset, states=states,
+                  checks=[(3, 11), (1, 4)])
     tokenizer = (config.get("data") or {}).get("tokenizer") or {}
     if tokenizer.get("level") == "char":
         start = "'\\n' (when in the vocabulary, else <eos>)"
@@ -241,6 +254,9 @@ def export_language_model(model, config: dict, out: Path, opset: int | None):
                           "data.vocabulary.tokens; softmax (of logits / temperature) for probabilities. To generate, "
                           "feed the drawn id as ids (N, 1) with hn/cn as h0/c0"),
                "hn": f"({L}, N, {H})", "cn": f"({L}, N, {H})"}
+    if not with_cell:
+        del inputs["c0"], outputs["cn"]
+        outputs["logits"] = outputs["logits"].replace("hn/cn as h0/c0", "hn as h0")
     return {"ids": feed(3, 11, 1)["ids"]}, inputs, outputs
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from lstmkit.nn.layers import LSTM
+from lstmkit.nn.variants import last_hidden, recurrent_layer
 
 __all__ = ["EncoderDecoder"]
 
@@ -37,25 +37,31 @@ class EncoderDecoder(torch.nn.Module):
         decoder_input_size: features of an optional per-step decoder input read next to the code
             (0: the decoder reads the code alone).
         reverse: decode back to front and flip the result into time order (see the module docstring).
+        cell: the recurrent cell of both (:data:`lstmkit.nn.CELLS`, default ``"lstm"``).
+        **layer_options: passed to both recurrent layers (``recurrent_dropout``, ``zoneout``, ...).
     """
 
     def __init__(self, input_size: int, hidden_size: int = 32, num_layers: int = 1, code_size: int = 8,
-                 output_size: int | None = None, decoder_input_size: int = 0, reverse: bool = True):
+                 output_size: int | None = None, decoder_input_size: int = 0, reverse: bool = True,
+                 cell: str = "lstm", **layer_options):
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.code_size = code_size
         self.output_size = input_size if output_size is None else output_size
         self.decoder_input_size, self.reverse = decoder_input_size, reverse
         # Creation order = state_dict order = the seeded initialisation: keep it.
-        self.encoder = LSTM(input_size, hidden_size, num_layers, batch_first=True)
+        self.cell, self.layer_options = cell, dict(layer_options)
+        self.encoder = recurrent_layer(cell, input_size, hidden_size, num_layers, batch_first=True, **layer_options)
         self.to_code = torch.nn.Linear(hidden_size, code_size)
-        self.decoder = LSTM(code_size + decoder_input_size, hidden_size, num_layers, batch_first=True)
+        self.decoder = recurrent_layer(cell, code_size + decoder_input_size, hidden_size, num_layers,
+                                       batch_first=True, **layer_options)
         self.head = torch.nn.Linear(hidden_size, self.output_size)
 
     def get_config(self) -> dict:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "code_size": self.code_size, "output_size": self.output_size,
-                "decoder_input_size": self.decoder_input_size, "reverse": self.reverse}
+                "decoder_input_size": self.decoder_input_size, "reverse": self.reverse, "cell": self.cell,
+                **self.layer_options}
 
     @classmethod
     def from_config(cls, config: dict) -> "EncoderDecoder":
@@ -65,8 +71,8 @@ class EncoderDecoder(torch.nn.Module):
         """x (N, T, input_size) -> code (N, code_size): :math:`\\tanh(W_c h_T + b_c)` of the top layer.
 
         ``lengths`` (N,): each sequence's true length; its last hidden state is taken at that step."""
-        _, (h_n, _) = self.encoder(x, lengths=lengths)  # h_n (L, N, H): each sequence's last step
-        return torch.tanh(self.to_code(h_n[-1]))
+        _, state = self.encoder(x, lengths=lengths)  # h_n (L, N, H): each sequence's last step
+        return torch.tanh(self.to_code(last_hidden(state)[-1]))
 
     def decode(self, code: torch.Tensor, steps: int, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """code (N, code_size) -> (N, steps, output_size) in time order.

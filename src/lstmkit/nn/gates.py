@@ -19,8 +19,9 @@ import torch
 from torch import Tensor
 
 from lstmkit.nn.layers import LSTM
+from lstmkit.nn.variants import GRU
 
-__all__ = ["GateTrace", "record_gates"]
+__all__ = ["GRUGateTrace", "GateTrace", "record_gates"]
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,33 @@ class GateTrace:
         return (layer % self.num_layers) * self.num_directions + direction
 
 
+@dataclass(frozen=True)
+class GRUGateTrace:
+    """Every gate activation and state of a GRU over one batch, laid out as :class:`GateTrace`
+    (each field (L*D, N, T, H)): :math:`h_t = (1 - z_t) n_t + z_t h_{t-1}`."""
+
+    reset_gate: Tensor
+    update_gate: Tensor
+    candidate: Tensor
+    hidden: Tensor
+    lengths: Tensor
+    num_layers: int
+    num_directions: int
+
+    index = GateTrace.index
+
+
 @torch.no_grad()
-def record_gates(module: LSTM, input, hx=None, lengths=None) -> GateTrace:
+def record_gates(module: LSTM | GRU, input, hx=None, lengths=None) -> GateTrace | GRUGateTrace:
     """Run ``module`` on ``input`` and return a :class:`GateTrace` of its gates and states.
 
     Accepts exactly what :meth:`lstmkit.nn.LSTM.forward` accepts (batch-first, unbatched, packed,
-    ``lengths``). Dropout between layers is not applied: the trace shows the model as it predicts.
+    ``lengths``), for every LSTM variant (the coupled cell's input gate is recorded as 1 - f) and,
+    as a :class:`GRUGateTrace`, for the GRU. No dropout is applied and zoneout is its expectation:
+    the trace shows the model as it predicts.
     """
-    if not isinstance(module, LSTM):
-        raise TypeError(f"record_gates expects an lstmkit.nn.LSTM, got {type(module).__name__}")
+    if not isinstance(module, (LSTM, GRU)):
+        raise TypeError(f"record_gates expects an lstmkit.nn.LSTM (or a variant) or GRU, got {type(module).__name__}")
     x, lengths, record = module.record_steps(input, hx, lengths)
     T, N = x.shape[0], x.shape[1]
     if lengths is None:
@@ -73,6 +92,16 @@ def record_gates(module: LSTM, input, hx=None, lengths=None) -> GateTrace:
             rows.append(per_step * valid.unsqueeze(-1))
         return torch.stack(rows)  # (L*D, N, T, H)
 
+    if isinstance(module, GRU):
+        return GRUGateTrace(
+            reset_gate=stacked(lambda s: s[0].reset_gate),
+            update_gate=stacked(lambda s: s[0].update_gate),
+            candidate=stacked(lambda s: s[0].candidate),
+            hidden=stacked(lambda s: s[1]),
+            lengths=lengths,
+            num_layers=module.num_layers,
+            num_directions=module.num_directions,
+        )
     return GateTrace(
         input_gate=stacked(lambda s: s[0].input_gate),
         forget_gate=stacked(lambda s: s[0].forget_gate),

@@ -108,13 +108,15 @@ def init_biases_(bias_ih: Tensor, bias_hh: Tensor, input_init: str, *, hidden_si
 
 
 @torch.no_grad()
-def set_forget_bias_(bias_ih: Tensor, bias_hh: Tensor | None, value: float) -> None:
-    """Set the LSTM forget-gate bias to ``value`` (block f of i|f|g|o).
+def set_forget_bias_(bias_ih: Tensor, bias_hh: Tensor | None, value: float, *, block: int = 1,
+                     num_gates: int = 4) -> None:
+    """Set the LSTM forget-gate bias to ``value`` (block f of i|f|g|o; ``block=0, num_gates=3`` for
+    the coupled cell's f|g|o).
 
     torch's LSTM has two bias vectors that are always added, so the forget block of ``bias_ih`` takes
     ``value`` and that of ``bias_hh`` zero: their sum, the effective bias, is exactly ``value``.
     """
-    hidden = bias_ih.shape[0] // 4
-    bias_ih[hidden : 2 * hidden].fill_(value)
+    hidden = bias_ih.shape[0] // num_gates
+    bias_ih[block * hidden : (block + 1) * hidden].fill_(value)
     if bias_hh is not None:
-        bias_hh[hidden : 2 * hidden].zero_()
+        bias_hh[block * hidden : (block + 1) * hidden].zero_()

@@ -10,9 +10,15 @@ arguments, same parameter names and shapes (``weight_ih_l{k}[_reverse]``, ``weig
   padding never changes a result;
 * ``backend=``: ``"reference"`` runs the gate equations of :mod:`lstmkit.nn.functional` step by step
   under autograd, the readable definition; ``"native"`` runs PyTorch's fused kernel (oneDNN on CPU,
-  cuDNN on GPU) on the same parameters; ``"auto"`` picks native wherever it computes the same thing
-  (today: always for these two layers; variants no vendor kernel covers will run on the reference or
-  a fused backend of ours);
+  cuDNN on GPU) on the same parameters; ``"fused"`` runs our own loop with a hand-written backward
+  through time (:mod:`lstmkit.nn.fused`), for the variants no vendor kernel covers; ``"auto"`` picks
+  native wherever it computes the same thing, else fused where it exists, else the reference;
+* the variants and regularisers no vendor kernel covers: peephole connections, the coupled
+  input-forget gate and layer normalisation (:class:`LSTM` options, with
+  :class:`lstmkit.nn.PeepholeLSTM` and :class:`lstmkit.nn.LayerNormLSTM` as names for them), and on
+  every layer recurrent dropout with one mask per sequence (Gal & Ghahramani 2016), zoneout on h and
+  c (Krueger et al. 2016) and DropConnect on the recurrent weights (``weight_drop``, Merity et al.
+  2017); every backend draws the same masks in the same order, so under one seed they agree;
 * initialisation by name (:mod:`lstmkit.nn.init`), defaulting to Glorot input weights, orthogonal
   recurrent weights and a forget-gate bias of 1.
 
@@ -21,8 +27,9 @@ D = 2 if bidirectional else 1.
 """
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, _VF
@@ -32,7 +39,30 @@ from lstmkit.nn import functional as F_
 from lstmkit.nn.init import check_forget_bias, check_init_name, init_biases_, init_gate_blocks_, set_forget_bias_
 from lstmkit.registry import register_model
 
-BACKENDS = ("auto", "native", "reference")
+BACKENDS = ("auto", "native", "fused", "reference")
+
+
+class RecurrentMasks(NamedTuple):
+    """The random masks of one layer direction for one forward call (None where the option is off).
+
+    ``recurrent``: (N, H_out), multiplies :math:`h_{t-1}` inside the recurrent product, scaled by
+    1/(1-p) (recurrent dropout). ``zoneout_h`` / ``zoneout_c``: (T, N, H) 0/1 keep-masks while
+    training, the keep probability itself (a float) at evaluation.
+    """
+
+    recurrent: Tensor | None = None
+    zoneout_h: Tensor | float | None = None
+    zoneout_c: Tensor | float | None = None
+
+
+def _keep(zone: Tensor | float, t: int):
+    return zone if isinstance(zone, float) else zone[t]
+
+
+def _check_probability(name: str, who: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{who}: {name} must be a number in [0, 1), got {value!r}")
+    return float(value)
 
 
 def check_backend(backend: str) -> str:
@@ -61,6 +91,9 @@ class _StackedRecurrent(torch.nn.Module):
         backend: str = "auto",
         input_init: str = "xavier_uniform",
         recurrent_init: str = "orthogonal",
+        recurrent_dropout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
+        weight_drop: float = 0.0,
         device=None,
         dtype=None,
     ) -> None:
@@ -93,6 +126,16 @@ class _StackedRecurrent(torch.nn.Module):
         self.backend = check_backend(backend)
         self.input_init = check_init_name(input_init, "input_init")
         self.recurrent_init = check_init_name(recurrent_init, "recurrent_init")
+        self.recurrent_dropout = _check_probability("recurrent_dropout", self._name, recurrent_dropout)
+        self.weight_drop = _check_probability("weight_drop", self._name, weight_drop)
+        if isinstance(zoneout, (tuple, list)):
+            if len(zoneout) != 2:
+                raise ValueError(f"{self._name}: zoneout must be a number or a pair (h, c), got {zoneout!r}")
+            self.zoneout = tuple(_check_probability("zoneout", self._name, z) for z in zoneout)
+        else:
+            self.zoneout = _check_probability("zoneout", self._name, zoneout)
+        if isinstance(self.zoneout, tuple) and not self._has_cell and self.zoneout[1] != 0:
+            raise ValueError(f"{self._name}: has no cell state; give zoneout as one number (for h)")
 
         factory = {"device": device, "dtype": dtype}
         gate_rows = self._num_gates * hidden_size
@@ -110,6 +153,8 @@ class _StackedRecurrent(torch.nn.Module):
                 for name, shape in shapes:
                     self.register_parameter(name, torch.nn.Parameter(torch.empty(shape, **factory)))
                     self._flat_weight_names.append(name)
+                for name, shape in self._extra_parameter_shapes():
+                    self.register_parameter(f"{name}{sfx}", torch.nn.Parameter(torch.empty(shape, **factory)))
         self.reset_parameters()
 
     # ----------------------------------------------------------------------------------- properties
@@ -127,14 +172,25 @@ class _StackedRecurrent(torch.nn.Module):
         # Order expected by torch's fused kernels: per layer, per direction: w_ih, w_hh, b_ih, b_hh, w_hr.
         return [getattr(self, name) for name in self._flat_weight_names]
 
+    @property
+    def zoneout_rates(self) -> tuple[float, float]:
+        """(rate on h, rate on c) of zoneout; one number given applies to both."""
+        return self.zoneout if isinstance(self.zoneout, tuple) else (self.zoneout, self.zoneout if self._has_cell else 0.0)
+
+    _has_cell = False  # the LSTM family carries a cell state c beside h
+
+    def _extra_parameter_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Parameters a variant adds per layer and direction (suffix ``_l{k}[_reverse]`` appended)."""
+        return []
+
     def layer_weights(self, layer: int, direction: int) -> dict[str, Tensor | None]:
         """The parameters of one layer and direction by kind: ``weight_ih``, ``weight_hh``, ``bias_ih``,
-        ``bias_hh`` and ``weight_hr`` (None where the layer has no bias or no projection)."""
+        ``bias_hh`` and ``weight_hr`` (None where the layer has no bias or no projection), and any
+        variant's own (``peephole``, ``layer_norm_ih``, ...)."""
         sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-        return {
-            kind: getattr(self, f"{kind}{sfx}", None)
-            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-        }
+        kinds = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"]
+        kinds += [name for name, _ in self._extra_parameter_shapes()]
+        return {kind: getattr(self, f"{kind}{sfx}", None) for kind in kinds}
 
     # ------------------------------------------------------------------------------ initialisation
     def reset_parameters(self) -> None:
@@ -149,9 +205,13 @@ class _StackedRecurrent(torch.nn.Module):
                 if w["bias_ih"] is not None:
                     init_biases_(w["bias_ih"], w["bias_hh"], self.input_init, hidden_size=self.hidden_size)
                     self._init_bias_extra(w["bias_ih"], w["bias_hh"])
+                self._init_extra(w)
 
     def _init_bias_extra(self, bias_ih: Tensor, bias_hh: Tensor) -> None:
         pass
+
+    def _init_extra(self, weights: dict[str, Tensor | None]) -> None:
+        """Initialise a variant's own parameters of one layer direction."""
 
     # ------------------------------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -168,6 +228,9 @@ class _StackedRecurrent(torch.nn.Module):
             "backend": self.backend,
             "input_init": self.input_init,
             "recurrent_init": self.recurrent_init,
+            "recurrent_dropout": self.recurrent_dropout,
+            "zoneout": list(self.zoneout) if isinstance(self.zoneout, tuple) else self.zoneout,
+            "weight_drop": self.weight_drop,
         }
 
     @classmethod
@@ -177,7 +240,8 @@ class _StackedRecurrent(torch.nn.Module):
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False, "proj_size": 0, "backend": "auto"}
+                    "bidirectional": False, "proj_size": 0, "backend": "auto", "recurrent_dropout": 0.0,
+                    "zoneout": 0.0, "weight_drop": 0.0}
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)!r}"
@@ -312,35 +376,130 @@ class _StackedRecurrent(torch.nn.Module):
         N = x.shape[1]
         return tuple(x.new_zeros(shape) for _, shape in self._state_shapes(N))
 
-    def resolve_backend(self, input=None) -> str:
-        """The backend a forward call will use: ``"auto"`` resolves to ``"native"`` here.
+    def _variant_math(self) -> str | None:
+        """What in this layer's equations no vendor kernel computes (a phrase for errors), or None."""
+        return None
 
-        torch's fused kernels cover the standard LSTM/RNN in every configuration these layers
-        accept (projections, directions, dropout, packed lengths, float16/bfloat16/float32/float64 on
-        CPU and CUDA), and agree with the reference to 1e-10 in float64 (``tests/nn``).
+    def _native_covers(self) -> str | None:
+        """None when torch's kernel computes exactly this layer as it is now (training or not), else why not.
+
+        Recurrent dropout is off at evaluation, and DropConnect only masks a weight before the
+        kernel runs, so both stay on the native kernel where they can; zoneout changes every step
+        (also at evaluation, where it mixes in the expectation) and never can.
         """
-        return "native" if self.backend == "auto" else self.backend
+        variant = self._variant_math()
+        if variant:
+            return variant
+        if any(self.zoneout_rates):
+            return "zoneout"
+        if self.recurrent_dropout > 0 and self.training:
+            return "recurrent dropout (while training)"
+        return None
+
+    def _fused_covers(self) -> str | None:
+        """None when :mod:`lstmkit.nn.fused` has this layer, else why not."""
+        return f"{self._name} has no fused backend"
+
+    def _fused_is_faster(self) -> bool:
+        """True where the fused backend was measured faster than torch's kernel on the same layer."""
+        return False
+
+    def resolve_backend(self, input=None) -> str:
+        """The backend a forward call will use now (it may change with ``train()``/``eval()``).
+
+        ``"auto"``: ``"native"`` where torch's fused kernels compute this layer (the standard cell,
+        in every configuration torch accepts: projections, directions, dropout, packed lengths, any
+        float dtype on CPU and CUDA, plus DropConnect, and recurrent dropout at evaluation); else
+        ``"fused"`` where :mod:`lstmkit.nn.fused` has it; else ``"reference"``. One exception,
+        measured: the GRU trains faster on the fused backend than on torch's CPU kernel (which, unlike
+        the LSTM's, is not oneDNN), so on CPU with gradients it takes the fused one. All agree to 1e-10
+        in float64 (``tests/nn``). An explicit backend that cannot run this layer is an error.
+        """
+        if self.backend == "auto":
+            if self._native_covers() is None and not self._fused_is_faster():
+                return "native"
+            return "fused" if self._fused_covers() is None else "reference"
+        if self.backend == "native" and (why := self._native_covers()):
+            raise ValueError(
+                f"{self._name}: backend='native' (torch's kernel) cannot compute {why}; "
+                "use backend='auto' or 'fused'"
+            )
+        if self.backend == "fused" and (why := self._fused_covers()):
+            raise ValueError(f"{self._name}: backend='fused' is not available: {why}; use 'auto' or 'reference'")
+        return self.backend
+
+    # --------------------------------------------------------------------------- masks and weights
+    def _run_weights(self, layer: int, direction: int) -> dict[str, Tensor | None]:
+        """``layer_weights``, with DropConnect applied to ``weight_hh`` while training: one mask per
+        forward call, scaled by 1/(1-p), drawn before the direction's other masks (every backend
+        draws in this order, so they see the same masks under one seed)."""
+        w = self.layer_weights(layer, direction)
+        if self.weight_drop > 0 and self.training:
+            p = self.weight_drop
+            keep = torch.empty_like(w["weight_hh"]).bernoulli_(1 - p).div_(1 - p)
+            w = {**w, "weight_hh": w["weight_hh"] * keep}
+        return w
+
+    def _masks(self, x: Tensor) -> RecurrentMasks:
+        """The recurrent dropout and zoneout masks of one layer direction for input x (T, N, ...)."""
+        T, N = x.shape[0], x.shape[1]
+        recurrent = None
+        if self.recurrent_dropout > 0 and self.training:
+            p = self.recurrent_dropout
+            recurrent = x.new_empty(N, self.output_size).bernoulli_(1 - p).div_(1 - p)
+        rate_h, rate_c = self.zoneout_rates
+
+        def zone(rate: float, size: int):
+            if rate == 0:
+                return None
+            return x.new_empty(T, N, size).bernoulli_(rate) if self.training else rate
+
+        return RecurrentMasks(recurrent, zone(rate_h, self.output_size), zone(rate_c, self.hidden_size))
+
+    def _eval_masks(self) -> RecurrentMasks:
+        """The masks at evaluation (what a streamer steps with): no dropout, zoneout's expectation."""
+        rate_h, rate_c = self.zoneout_rates
+        return RecurrentMasks(None, rate_h or None, rate_c or None)
 
     # ------------------------------------------------------------------------------------ backends
     def _forward_native(self, x: Tensor, states: tuple[Tensor, ...], lengths: Tensor | None):
         T = x.shape[0]
+        weights = self._flat_weights
+        if self.weight_drop > 0 and self.training:
+            weights = []
+            for layer in range(self.num_layers):
+                for direction in range(self.num_directions):
+                    w = self._run_weights(layer, direction)  # one DropConnect mask per direction
+                    weights += [w[kind] for kind in self._flat_weight_kinds()]
         if lengths is None:
-            out, *new_states = self._native_kernel(x, None, states)
+            out, *new_states = self._native_kernel(x, None, states, weights)
             return out, tuple(new_states)
         packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
         sorted_states = tuple(s.index_select(1, packed.sorted_indices) for s in states)
-        data, *new_states = self._native_kernel(packed.data, packed.batch_sizes, sorted_states)
+        data, *new_states = self._native_kernel(packed.data, packed.batch_sizes, sorted_states, weights)
         out, _ = pad_packed_sequence(
             PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
             total_length=T,
         )
         return out, tuple(s.index_select(1, packed.unsorted_indices) for s in new_states)
 
-    def _forward_reference(self, x, states, lengths, *, record: list | None = None, dropout: bool = True):
+    def _flat_weight_kinds(self) -> list[str]:
+        kinds = ["weight_ih", "weight_hh"]
+        if self.bias:
+            kinds += ["bias_ih", "bias_hh"]
+        if self.proj_size > 0:
+            kinds.append("weight_hr")
+        return kinds
+
+    def _forward_reference(self, x, states, lengths, *, record: list | None = None, dropout: bool = True,
+                           fused: bool = False):
         """The layer loop written out: run each layer and direction, concatenate, dropout between layers.
 
-        ``record``, if given, receives one ``(layer, direction, per_step_records)`` entry per
-        direction, where ``per_step_records[t]`` is whatever the step function recorded at time t.
+        Each direction runs step by step under autograd (the reference), or, with ``fused``, as one
+        :mod:`lstmkit.nn.fused` call. ``dropout=False`` computes the layer as it predicts (no dropout
+        of any kind, zoneout as its expectation), whatever the training mode. ``record``, if given, receives one ``(layer, direction,
+        per_step_records)`` entry per direction, where ``per_step_records[t]`` is whatever the step
+        function recorded at time t.
         """
         T = x.shape[0]
         valid = None
@@ -354,11 +513,19 @@ class _StackedRecurrent(torch.nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 state = tuple(s[index] for s in states)
-                steps: list | None = [None] * T if record is not None else None
-                out, state = self._run_direction(layer_input, state, self.layer_weights(layer, direction),
-                                                 valid, reverse=direction == 1, steps=steps)
-                if record is not None:
-                    record.append((layer, direction, steps))
+                if dropout:
+                    w, masks = self._run_weights(layer, direction), self._masks(layer_input)
+                else:  # as the model predicts: no dropout of any kind, zoneout's expectation
+                    w, masks = self.layer_weights(layer, direction), self._eval_masks()
+                if fused:
+                    out, state = self._fused_direction(layer_input, state, w, valid, reverse=direction == 1,
+                                                       masks=masks)
+                else:
+                    steps: list | None = [None] * T if record is not None else None
+                    out, state = self._run_direction(layer_input, state, w, valid, reverse=direction == 1,
+                                                     steps=steps, masks=masks)
+                    if record is not None:
+                        record.append((layer, direction, steps))
                 outputs.append(out)
                 final_states.append(state)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)  # (T, N, D*H_out)
@@ -367,15 +534,20 @@ class _StackedRecurrent(torch.nn.Module):
         new_states = tuple(torch.stack([s[k] for s in final_states]) for k in range(len(states)))
         return layer_input, new_states
 
-    def _run_direction(self, x, state, w, valid, *, reverse: bool, steps: list | None):
+    def _input_projection(self, x: Tensor, w: dict) -> Tensor:
+        """The input's share of the gate pre-activations, for all steps in one product."""
+        return torch.nn.functional.linear(x, w["weight_ih"], w["bias_ih"])
+
+    def _run_direction(self, x, state, w, valid, *, reverse: bool, steps: list | None,
+                       masks: RecurrentMasks = RecurrentMasks()):
         """Run one direction of one layer over time. x (T, N, in) -> output (T, N, H_out), final state.
 
         Steps past a sequence's length leave its state unchanged and output zero, so the forward
         direction ends at each sequence's last valid step and the reverse direction starts there.
         """
-        step = self._step_function(w, steps)
+        step = self._step_function(w, steps, masks)
         # W_ih x_t + b_ih for all t in one matrix product; unbind (not x[t]) keeps backward cheap.
-        projected = torch.nn.functional.linear(x, w["weight_ih"], w["bias_ih"]).unbind(0)  # T x (N, G*H)
+        projected = self._input_projection(x, w).unbind(0)  # T x (N, G*H)
         outputs: list[Tensor] = [None] * len(projected)  # type: ignore[list-item]
         for t in (reversed(range(len(projected))) if reverse else range(len(projected))):
             out, new_state = step(t, projected[t], state)
@@ -387,25 +559,73 @@ class _StackedRecurrent(torch.nn.Module):
             outputs[t] = out
         return torch.stack(outputs), state  # (T, N, H_out)
 
+    def _fused_direction(self, x, state, w, valid, *, reverse: bool, masks: RecurrentMasks):
+        raise NotImplementedError
+
+    def step_function(self, layer: int = 0, direction: int = 0, *, batch_size: int, steps: int = 1) -> Callable:
+        """``step(t, x_t, state) -> (h_t, new_state)``: one time step of one layer direction, for callers
+        that drive the recurrence themselves (a decoder feeding its output back, a streamer).
+
+        x_t is the layer's input at step t (N, H_in); ``state`` a tuple ``(h, c)`` (LSTM family) or
+        ``(h,)``, each (N, size). The masks are drawn here, once, as a forward call over a sequence of
+        ``steps`` steps and ``batch_size`` rows would draw them while training (DropConnect, one
+        recurrent dropout mask for the sequence, zoneout masks per step ``t < steps``); in eval mode no
+        dropout and zoneout's expectation. The equations are the reference backend's.
+        """
+        if self.training:
+            w = self._run_weights(layer, direction)
+            masks = self._masks(self.weight_ih_l0.new_empty(steps, batch_size, 0))  # reads shape, dtype, device
+        else:
+            w, masks = self.layer_weights(layer, direction), self._eval_masks()
+        step = self._step_function(w, None, masks)
+
+        def one_step(t: int, x: Tensor, state: tuple):
+            return step(t, self._input_projection(x, w), state)
+
+        return one_step
+
     # ------------------------------------------------------------------------------------- forward
     def _run(self, input, hx, lengths):
         x, hx, lengths, restore, unbatched = self._prepare(input, hx, lengths)
         states = hx if hx is not None else self._zero_states(x)
         if lengths is not None and bool((lengths == x.shape[0]).all()):
             lengths = None  # no padding anywhere: keep the unpacked (fastest) kernel path
-        if self.resolve_backend() == "native":
+        backend = self.resolve_backend()
+        if backend == "native":
             out, new_states = self._forward_native(x, states, lengths)
         else:
-            out, new_states = self._forward_reference(x, states, lengths)
+            out, new_states = self._forward_reference(x, states, lengths, fused=backend == "fused")
         if unbatched:
             new_states = tuple(s.squeeze(1) for s in new_states)
         return restore(out), new_states
 
-    def _step_function(self, w, steps) -> Callable:
+    def _step_function(self, w, steps, masks: RecurrentMasks = RecurrentMasks()) -> Callable:
+        """``step(t, x_projected, state) -> (output, new_state)``: one time step on the reference path."""
         raise NotImplementedError
 
-    def _native_kernel(self, data, batch_sizes, states):
+    def _native_kernel(self, data, batch_sizes, states, weights):
         raise NotImplementedError
+
+    def record_steps(self, input, hx=None, lengths=None) -> tuple[Tensor, Tensor | None, list]:
+        """Run the reference equations on ``input`` (anything ``forward`` accepts), recording every step.
+
+        No dropout of any kind is applied and zoneout is its expectation: the record shows the model
+        as it predicts. Returns
+        ``(x, lengths, record)``: ``x`` the input time-major (T, N, H_in), ``lengths`` (N,) or None,
+        and one ``(layer, direction, steps)`` entry per direction, ``steps[t]`` holding the gates and
+        states of step t (what :func:`lstmkit.nn.record_gates` turns into a :class:`GateTrace`).
+        """
+        x, hx, lengths, _, _ = self._prepare(input, hx, lengths)
+        states = hx if hx is not None else self._zero_states(x)
+        record: list = []
+        self._forward_reference(x, states, lengths, record=record, dropout=False)
+        return x, lengths, record
+
+    def streamer(self, batch_size: int = 1):
+        """A streamer stepping this layer one time step per call (:mod:`lstmkit.nn.streaming`)."""
+        from lstmkit.nn.streaming import RecurrentStreamer
+
+        return RecurrentStreamer(self, batch_size=batch_size)
 
 
 @register_model("lstm")
@@ -427,10 +647,25 @@ class LSTM(_StackedRecurrent):
     :math:`k > 0` takes the previous layer's :math:`h_t` as its :math:`x_t`, after dropout with
     probability ``dropout`` while training.
 
+    The variants (:func:`lstmkit.nn.functional.lstm_step` has their equations) need the fused or
+    the reference backend: ``peephole=True`` (Gers & Schmidhuber 2000), ``coupled=True`` (CIFG:
+    :math:`i_t = 1 - f_t`, three gate blocks f|g|o), ``layer_norm=True`` (Ba et al. 2016, on the two
+    products and the cell). The regularisers combine with any of them:
+
+    * ``recurrent_dropout=p``: :math:`h_{t-1}` enters the recurrent product as :math:`m \odot h_{t-1}`
+      with one Bernoulli(1-p)/(1-p) mask m per sequence and layer for the whole sequence (Gal &
+      Ghahramani 2016); off at evaluation;
+    * ``zoneout=z`` or ``(z_h, z_c)``: each unit keeps its previous value with probability z per step,
+      :math:`c_t = d^c_t \odot c_{t-1} + (1-d^c_t) \odot \tilde c_t` and likewise h (Krueger et al.
+      2016); at evaluation the expectation, :math:`c_t = z c_{t-1} + (1-z) \tilde c_t`;
+    * ``weight_drop=p``: DropConnect on ``weight_hh``, one mask per forward call (Merity et al. 2017),
+      which keeps the standard cell on torch's kernel.
+
     Args:
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size:
             exactly as ``torch.nn.LSTM``.
-        backend: ``"auto"`` (default), ``"native"`` or ``"reference"``; see the module docstring.
+        backend: ``"auto"`` (default), ``"native"``, ``"fused"`` or ``"reference"``; see the module
+            docstring and :meth:`resolve_backend`.
         input_init: initialiser of ``weight_ih`` per gate block (default ``"xavier_uniform"``).
         recurrent_init: initialiser of ``weight_hh`` per gate block (default ``"orthogonal"``).
         forget_bias: initial forget-gate bias (default 1.0, Jozefowicz et al. 2015); ``None`` keeps
@@ -448,23 +683,88 @@ class LSTM(_StackedRecurrent):
 
     _num_gates = 4
     _name = "LSTM"
+    _has_cell = True
+    layer_norm_eps = 1e-5
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, *, backend: str = "auto", input_init: str = "xavier_uniform",
                  recurrent_init: str = "orthogonal", forget_bias: float | None = 1.0,
-                 device=None, dtype=None) -> None:
-        self.forget_bias = check_forget_bias(forget_bias, "LSTM")
+                 recurrent_dropout: float = 0.0, zoneout: float | tuple[float, float] = 0.0,
+                 weight_drop: float = 0.0, peephole: bool = False, coupled: bool = False,
+                 layer_norm: bool = False, device=None, dtype=None) -> None:
+        self.forget_bias = check_forget_bias(forget_bias, self._name)
+        for name, value in (("peephole", peephole), ("coupled", coupled), ("layer_norm", layer_norm)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{self._name}: {name} must be True or False, got {value!r}")
+        self.peephole, self.coupled, self.layer_norm = peephole, coupled, layer_norm
+        self._num_gates = 3 if coupled else 4  # CIFG has no input-gate rows
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, backend=backend, input_init=input_init, recurrent_init=recurrent_init,
+                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
                          device=device, dtype=dtype)
+        self.resolve_backend()  # an explicit backend that cannot run this layer fails here, not later
+
+    def _extra_parameter_shapes(self):
+        H, GH = self.hidden_size, self._num_gates * self.hidden_size
+        shapes = []
+        if self.peephole:
+            shapes.append(("peephole", (2 if self.coupled else 3, H)))  # rows p_i, p_f, p_o (no p_i coupled)
+        if self.layer_norm:
+            shapes += [("layer_norm_ih", (GH,)), ("layer_norm_hh", (GH,)),
+                       ("layer_norm_cell_weight", (H,)), ("layer_norm_cell_bias", (H,))]
+        return shapes
+
+    @torch.no_grad()
+    def _init_extra(self, w) -> None:
+        if w.get("peephole") is not None:
+            bound = 1.0 / math.sqrt(self.hidden_size)  # torch's scale for a vector beside an H-unit layer
+            w["peephole"].uniform_(-bound, bound)
+        if w.get("layer_norm_ih") is not None:
+            for kind in ("layer_norm_ih", "layer_norm_hh", "layer_norm_cell_weight"):
+                w[kind].fill_(1.0)
+            w["layer_norm_cell_bias"].zero_()
 
     def _init_bias_extra(self, bias_ih: Tensor, bias_hh: Tensor) -> None:
         if self.forget_bias is not None:
-            set_forget_bias_(bias_ih, bias_hh, self.forget_bias)
+            set_forget_bias_(bias_ih, bias_hh, self.forget_bias, block=0 if self.coupled else 1,
+                             num_gates=self._num_gates)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "forget_bias": self.forget_bias}
+        return {**super().get_config(), "forget_bias": self.forget_bias, "peephole": self.peephole,
+                "coupled": self.coupled, "layer_norm": self.layer_norm}
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        for name in ("peephole", "coupled", "layer_norm"):
+            if getattr(self, name) and getattr(type(self), f"_default_{name}", False) is False:
+                s += f", {name}=True"
+        return s
+
+    def _variant_math(self):
+        names = [name for name, on in (("peephole connections", self.peephole), ("a coupled input-forget gate",
+                 self.coupled), ("layer normalisation", self.layer_norm)) if on]
+        return " and ".join(names) or None
+
+    def _fused_covers(self):
+        if self.proj_size > 0:
+            return "the fused LSTM has no projection (proj_size)"
+        return None
+
+    def _norm(self, w) -> F_.LSTMNorm | None:
+        if not self.layer_norm:
+            return None
+        return F_.LSTMNorm(w["layer_norm_ih"], w["layer_norm_hh"], w["layer_norm_cell_weight"],
+                           w["layer_norm_cell_bias"], self.layer_norm_eps)
+
+    def _peephole(self, w):
+        p = w.get("peephole")
+        if p is None:
+            return None
+        return (None, p[0], p[1]) if self.coupled else (p[0], p[1], p[2])
+
+    def _input_projection(self, x, w):
+        return F_.lstm_input_projection(x, w["weight_ih"], w["bias_ih"], self._norm(w))
 
     def _state_shapes(self, N: int):
         LD = self.num_layers * self.num_directions
@@ -474,42 +774,56 @@ class LSTM(_StackedRecurrent):
         out, (h_n, c_n) = self._run(input, hx, lengths)
         return out, (h_n, c_n)
 
-    def _native_kernel(self, data, batch_sizes, states):
+    def _native_kernel(self, data, batch_sizes, states, weights):
         if batch_sizes is None:
-            return _VF.lstm(data, states, self._flat_weights, self.bias, self.num_layers, self.dropout,
+            return _VF.lstm(data, states, weights, self.bias, self.num_layers, self.dropout,
                             self.training, self.bidirectional, False)
-        return _VF.lstm(data, batch_sizes, states, self._flat_weights, self.bias, self.num_layers,
+        return _VF.lstm(data, batch_sizes, states, weights, self.bias, self.num_layers,
                         self.dropout, self.training, self.bidirectional)
 
-    def _step_function(self, w, steps):
+    def _step_function(self, w, steps, masks=RecurrentMasks()):
+        peephole, norm = self._peephole(w), self._norm(w)
+
         def step(t, x_projected, state):
-            h, c, gates = F_.lstm_step(None, state[0], state[1], w["weight_ih"], w["weight_hh"], None,
-                                       w["bias_hh"], w["weight_hr"], x_projected=x_projected)
+            h_prev, c_prev = state
+            h_in = h_prev if masks.recurrent is None else h_prev * masks.recurrent  # recurrent dropout
+            h, c, gates = F_.lstm_step(None, h_in, c_prev, w["weight_ih"], w["weight_hh"], None,
+                                       w["bias_hh"], w["weight_hr"], x_projected=x_projected,
+                                       peephole=peephole, coupled=self.coupled, norm=norm)
+            if masks.zoneout_h is not None:
+                h = F_.zoneout(h, h_prev, _keep(masks.zoneout_h, t))
+            if masks.zoneout_c is not None:
+                c = F_.zoneout(c, c_prev, _keep(masks.zoneout_c, t))
             if steps is not None:
                 steps[t] = (gates, c, h)
             return h, (h, c)
 
         return step
 
-    def record_steps(self, input, hx=None, lengths=None) -> tuple[Tensor, Tensor | None, list]:
-        """Run the reference equations on ``input`` (anything ``forward`` accepts), recording every step.
+    def _fused_direction(self, x, state, w, valid, *, reverse, masks):
+        from lstmkit.nn.fused import lstm_sequence
 
-        Inter-layer dropout is not applied: the record shows the model as it predicts. Returns
-        ``(x, lengths, record)``: ``x`` the input time-major (T, N, H_in), ``lengths`` (N,) or None,
-        and one ``(layer, direction, steps)`` entry per direction, ``steps[t]`` holding the gates and
-        states of step t (what :func:`lstmkit.nn.record_gates` turns into a :class:`GateTrace`).
-        """
-        x, hx, lengths, _, _ = self._prepare(input, hx, lengths)
-        states = hx if hx is not None else self._zero_states(x)
-        record: list = []
-        self._forward_reference(x, states, lengths, record=record, dropout=False)
-        return x, lengths, record
+        norm = self._norm(w)
+        out, h, c = lstm_sequence(
+            self._input_projection(x, w), state[0], state[1], w["weight_hh"], w["bias_hh"],
+            peephole=w.get("peephole"), coupled=self.coupled,
+            ln_hh_weight=None if norm is None else norm.hh_weight,
+            ln_cell_weight=None if norm is None else norm.cell_weight,
+            ln_cell_bias=None if norm is None else norm.cell_bias, eps=self.layer_norm_eps,
+            valid=valid, reverse=reverse, recurrent_mask=masks.recurrent,
+            zoneout_h=masks.zoneout_h, zoneout_c=masks.zoneout_c,
+        )
+        return out, (h, c)
 
     def streamer(self, batch_size: int = 1):
-        """A :class:`lstmkit.nn.streaming.LSTMStreamer` stepping this LSTM one time step per call."""
-        from lstmkit.nn.streaming import LSTMStreamer
+        """A streamer stepping this LSTM one time step per call: :class:`lstmkit.nn.streaming.LSTMStreamer`
+        (NumPy, the fastest) for the standard cell, :class:`~lstmkit.nn.streaming.RecurrentStreamer`
+        for the variants and zoneout."""
+        from lstmkit.nn.streaming import LSTMStreamer, RecurrentStreamer
 
-        return LSTMStreamer(self, batch_size=batch_size)
+        if self._variant_math() is None and not any(self.zoneout_rates):
+            return LSTMStreamer(self, batch_size=batch_size)
+        return RecurrentStreamer(self, batch_size=batch_size)
 
 
 @register_model("rnn")
@@ -530,7 +844,8 @@ class RNN(_StackedRecurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, *, backend: str = "auto", input_init: str | None = None,
-                 recurrent_init: str = "orthogonal", device=None, dtype=None) -> None:
+                 recurrent_init: str = "orthogonal", recurrent_dropout: float = 0.0, zoneout: float = 0.0,
+                 weight_drop: float = 0.0, device=None, dtype=None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
@@ -538,7 +853,9 @@ class RNN(_StackedRecurrent):
             input_init = "xavier_uniform" if nonlinearity == "tanh" else "kaiming_uniform"
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, backend=backend, input_init=input_init, recurrent_init=recurrent_init,
+                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
                          device=device, dtype=dtype)
+        self.resolve_backend()
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -553,18 +870,22 @@ class RNN(_StackedRecurrent):
         out, (h_n,) = self._run(input, hx, lengths)
         return out, h_n
 
-    def _native_kernel(self, data, batch_sizes, states):
+    def _native_kernel(self, data, batch_sizes, states, weights):
         kernel = _VF.rnn_tanh if self.nonlinearity == "tanh" else _VF.rnn_relu
         if batch_sizes is None:
-            return kernel(data, states[0], self._flat_weights, self.bias, self.num_layers, self.dropout,
+            return kernel(data, states[0], weights, self.bias, self.num_layers, self.dropout,
                           self.training, self.bidirectional, False)
-        return kernel(data, batch_sizes, states[0], self._flat_weights, self.bias, self.num_layers,
+        return kernel(data, batch_sizes, states[0], weights, self.bias, self.num_layers,
                       self.dropout, self.training, self.bidirectional)
 
-    def _step_function(self, w, steps):
+    def _step_function(self, w, steps, masks=RecurrentMasks()):
         def step(t, x_projected, state):
-            h = F_.rnn_step(None, state[0], w["weight_ih"], w["weight_hh"], None, w["bias_hh"],
+            h_prev = state[0]
+            h_in = h_prev if masks.recurrent is None else h_prev * masks.recurrent
+            h = F_.rnn_step(None, h_in, w["weight_ih"], w["weight_hh"], None, w["bias_hh"],
                             nonlinearity=self.nonlinearity, x_projected=x_projected)
+            if masks.zoneout_h is not None:
+                h = F_.zoneout(h, h_prev, _keep(masks.zoneout_h, t))
             if steps is not None:
                 steps[t] = h
             return h, (h,)

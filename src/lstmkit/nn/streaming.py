@@ -26,7 +26,7 @@ from torch import Tensor
 
 from lstmkit.nn import functional as F_
 
-__all__ = ["LSTMStreamer"]
+__all__ = ["LSTMStreamer", "RecurrentStreamer"]
 
 
 class LSTMStreamer:
@@ -166,3 +166,69 @@ class LSTMStreamer:
             self._h[k], self._c[k] = h, c
             x = h
         return x
+
+
+class RecurrentStreamer:
+    """Step any unidirectional recurrent layer of :mod:`lstmkit.nn` (every LSTM variant, the GRU, the
+    RNN) one time step per call, carrying its state; the torch counterpart of :class:`LSTMStreamer`.
+
+    Each step runs the layer's own reference step function (the equations in
+    :mod:`lstmkit.nn.functional`) at evaluation: no dropout, zoneout as its expectation. So the
+    outputs equal those of running the whole sequence through the layer in eval mode. The weights are
+    a snapshot taken at construction, as for :class:`LSTMStreamer`; :meth:`fork` shares them.
+    """
+
+    def __init__(self, layer, batch_size: int = 1) -> None:
+        if layer.bidirectional:
+            raise ValueError(
+                "streaming needs a unidirectional layer: a bidirectional one reads the future, "
+                "which a stream does not have yet"
+            )
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.input_size = layer.input_size
+        self.hidden_size = layer.hidden_size
+        self.output_size = layer.output_size
+        self.num_layers = layer.num_layers
+        snapshot = copy.deepcopy(layer).eval().requires_grad_(False)
+        self._layer = snapshot
+        self._steps = [snapshot.step_function(k, 0, batch_size=batch_size) for k in range(snapshot.num_layers)]
+        first = snapshot.weight_ih_l0
+        self.device, self._dtype = first.device, first.dtype
+        self.reset()
+
+    def fork(self) -> "RecurrentStreamer":
+        """A new streamer over the same weights with its own state, at zero."""
+        twin = copy.copy(self)
+        twin.reset()
+        return twin
+
+    def reset(self) -> None:
+        """Forget the stream: every layer's state back to zero."""
+        self._states = [
+            tuple(torch.zeros(self.batch_size, shape[-1], device=self.device, dtype=self._dtype)
+                  for _, shape in self._layer._state_shapes(self.batch_size))
+            for _ in range(self.num_layers)
+        ]
+
+    @property
+    def state(self) -> tuple[Tensor, ...]:
+        """The layer's states (h, and c for the LSTM family), each (num_layers, batch_size, size)."""
+        return tuple(torch.stack([s[k] for s in self._states]) for k in range(len(self._states[0])))
+
+    @torch.no_grad()
+    def step(self, x):
+        """Advance every stream by one time step; returns the top layer's h_t, (batch_size, H_out),
+        NumPy in for NumPy out."""
+        is_numpy = isinstance(x, np.ndarray)
+        shape = tuple(x.shape)
+        if shape != (self.batch_size, self.input_size):
+            raise ValueError(
+                f"step expects x of shape (batch_size, input_size) = {(self.batch_size, self.input_size)}, "
+                f"got {shape}"
+            )
+        x = torch.as_tensor(x, device=self.device, dtype=self._dtype)
+        for k, step in enumerate(self._steps):
+            x, self._states[k] = step(0, x, self._states[k])
+        return x.cpu().numpy().copy() if is_numpy else x.clone()

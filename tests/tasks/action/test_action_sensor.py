@@ -263,3 +263,23 @@ def test_basic_motions_with_the_defaults():
     assert result["split"]["fixed"] and result["split"]["test"] == 40
     assert result["baselines"]["dtw_1nn"]["accuracy"] == pytest.approx(0.975)  # the archive's number
     assert result["model"]["accuracy"] >= 0.95
+
+
+# ------------------------------------------------------------------------------------------- other cells
+def test_cli_train_with_a_cifg_lstm_keeps_the_cell_and_its_predictions(tmp_path, capsys):
+    table = motion_table(24)
+    csv = tmp_path / "motions.csv"
+    table.to_csv(csv, index=False)
+    out = tmp_path / "run"
+    assert main(["action", "train", str(csv), "--epochs", "2", "--hidden-size", "8", "--conv-channels", "0",
+                 "--no-baselines", "--cell", "cifg", "--zoneout", "0.1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["task"]["cell"], saved["task"]["zoneout"]) == ("cifg", 0.1) and saved["model"]["cell"] == "cifg"
+    loaded = ActionRecognizer.load(out)
+    assert loaded.model.lstm.coupled and not loaded.model.lstm.peephole and loaded.model.lstm.zoneout == 0.1
+    app = ActionRecognizer(loaded.config).fit(table)  # the same run through the Python API
+    pd.testing.assert_frame_equal(app.predict(table), loaded.predict(table))
+    sequence = loaded.read_unlabelled(table).x[4]  # the live view: each step as the sequence cut there
+    over_time = loaded.probabilities_over_time(sequence)
+    np.testing.assert_allclose(over_time[2], loaded.predict_proba([sequence[:3]])[0], atol=1e-6)

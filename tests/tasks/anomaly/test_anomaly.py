@@ -63,7 +63,7 @@ def test_the_anomaly_autoencoder_is_this_network_with_the_same_parameters():
     x = torch.randn(3, 16, 2)
     assert torch.equal(generic(x), anomaly(x))
     assert anomaly.get_config() == {"n_features": 2, "window": 16, "hidden_size": 8, "num_layers": 1,
-                                    "latent_size": 4}
+                                    "latent_size": 4, "cell": "lstm", "recurrent_dropout": 0.0, "zoneout": 0.0}
 
 
 # --------------------------------------------------------------------------------- detectors
@@ -329,3 +329,49 @@ def test_train_run_refuses_a_non_empty_out(tmp_path):
     (out / "x").write_text("")
     with pytest.raises(FileExistsError, match="not empty"):
         train_run(AnomalyDetector(AnomalyConfig(columns=["value"])), sine_series(), out)
+
+
+# ------------------------------------------------------------------------------------------- other cells
+def test_cli_train_with_a_peephole_lstm_detects_and_watches_the_same_scores(tmp_path, capsys, monkeypatch):
+    from lstmkit.nn import PeepholeLSTM, RecurrentStreamer
+
+    df = sine_series()
+    csv = tmp_path / "series.csv"
+    df.to_csv(csv, index=False)
+    model = tmp_path / "model"
+    assert main(["anomaly", "train", str(csv), "--columns", "value", "--train-fraction", "0.6", "--epochs", "3",
+                 "--cell", "peephole", "--out", str(model)]) == 0
+    capsys.readouterr()
+    saved = json.loads((model / "config.json").read_text())
+    assert saved["task"]["cell"] == "peephole" and saved["model"]["cell"] == "peephole"
+    loaded = AnomalyDetector.load(model)
+    assert type(loaded.model.lstm) is PeepholeLSTM and isinstance(loaded.streamer(), RecurrentStreamer)
+    # the Python API's run with that config: the same scores before and after reloading
+    detector = AnomalyDetector(loaded.config).fit(df)
+    pd.testing.assert_frame_equal(detector.score(df), loaded.score(df))
+    batch = loaded.score(df)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(f"{v!r}" for v in df["value"]) + "\n"))
+    assert main(["anomaly", "watch", "--model", str(model)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    streamed = np.array([np.nan if r["score"] is None else r["score"] for r in records])
+    np.testing.assert_allclose(streamed, batch["score"], rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert [r["is_anomaly"] for r in records] == batch["is_anomaly"].tolist()
+
+
+@pytest.mark.parametrize("method,cell,options", [("prediction", "gru", {"zoneout": 0.1}),
+                                                 ("prediction", "rnn", {"recurrent_dropout": 0.2}),
+                                                 ("reconstruction", "gru", {}),
+                                                 ("reconstruction", "cifg", {"zoneout": 0.1})])
+def test_a_detector_with_a_state_of_h_alone_or_another_lstm_streams_its_batch_scores(method, cell, options):
+    df = sine_series(300, spike=None)
+    detector = AnomalyDetector(AnomalyConfig(columns=["value"], method=method, window=8, epochs=1,
+                                             train_fraction=0.6, cell=cell, **options)).fit(df)
+    layer = detector.model.lstm if method == "prediction" else detector.model.encoder
+    assert layer.get_config()["recurrent_dropout"] == options.get("recurrent_dropout", 0.0)
+    assert detector.model.get_config()["cell"] == cell
+    batch = detector.score(df)
+    stream = detector.stream()
+    done = [r for r in (stream.update([v]) for v in df["value"]) if r["step"] is not None]
+    steps = [r["step"] for r in done]
+    streamed = np.array([np.nan if r["score"] is None else r["score"] for r in done])
+    np.testing.assert_allclose(streamed, batch["score"].to_numpy()[steps], rtol=1e-10, atol=1e-12, equal_nan=True)

@@ -138,3 +138,29 @@ def test_gate_statistics_on_hand_made_gates():
     assert rows[0]["saturated_input_gate"] == 0.0
     summary = summarize_statistics(rows)
     assert summary[0]["units"] == 2 and summary[0]["units_mostly_keeping"] == 0
+
+
+# ------------------------------------------------------------------------------------------- other cells
+def test_inspect_draws_and_counts_a_grus_gates_and_refuses_an_rnn_in_one_line(tmp_path, capsys):
+    df = monthly_sales()
+    csv = tmp_path / "sales.csv"
+    df.to_csv(csv, index=False)
+    for cell in ("gru", "rnn"):
+        train_run(Forecaster(ForecastConfig(targets=["sales"], time_column="month", epochs=1, ensemble=1,
+                                            hidden_size=8, cell=cell)), df, tmp_path / cell)
+    out = tmp_path / "look"
+    assert main(["inspect", "--model", str(tmp_path / "gru"), str(csv), "--out", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "through the GRU of" in printed and "mean gates reset" in printed and ", update " in printed
+    assert "units mostly keeping their state" in printed
+    assert (out / "gates.png").stat().st_size > 10_000
+    stats = json.loads((out / "gate_stats.json").read_text())
+    assert stats["cell"] == "gru" and len(stats["units"]) == 8
+    table = pd.read_csv(out / "gate_stats.csv")
+    for column in ("mean_reset_gate", "mean_update_gate", "saturated_update_gate", "update_above_high"):
+        assert table[column].between(0, 1).all()
+    assert (table["mean_abs_hidden"] <= 1).all()  # a GRU's state stays in (-1, 1)
+    assert main(["inspect", "--model", str(tmp_path / "rnn"), str(csv), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lstmkit: error: "), err
+    assert "cell rnn, a vanilla RNN: it has no gates to show" in err and not (tmp_path / "o").exists()

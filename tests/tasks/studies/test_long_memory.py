@@ -213,3 +213,23 @@ def test_quick_study_models_load_and_predict_like_in_the_study(quick_run):
     with torch.no_grad():
         mse = torch.nn.functional.mse_loss(model(x), y)
     assert mse < 0.02
+
+
+# ------------------------------------------------------------------------------------------- other cells
+def test_a_tiny_study_of_a_gru_against_the_lstm(tmp_path):
+    from lstmkit.nn import GRU
+    from lstmkit.tasks.studies.long_memory import run_study
+
+    config = LongMemoryConfig(tasks=["adding"], models=["lstm", "gru"], lengths=[10], seeds=1, steps=50,
+                              eval_every=50, val_size=50, test_size=50, gradient_batch=16)
+    results = run_study(config, tmp_path / "study")
+    assert [r["model"] for r in results["runs"]] == ["lstm", "gru"]
+    assert results["runs"][1]["hidden_size"] == 37 and len(results["runs"][1]["gradient_init"]["norms"]) == 10
+    assert (tmp_path / "study" / "results.md").read_text().startswith("# Long-memory study: GRU against LSTM")
+    model = load_model(tmp_path / "study" / "models" / "adding-T10-gru")
+    assert isinstance(model.rnn, GRU) and model.cell == "gru"
+    x = torch.rand(4, 10, 2, dtype=torch.float64)
+    model = model.double()
+    prediction, hidden = model.unrolled(x)  # one step per call, the state (h alone) carried
+    torch.testing.assert_close(prediction, model(x))
+    assert len(hidden) == 10

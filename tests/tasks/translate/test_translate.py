@@ -372,3 +372,50 @@ def test_max_minutes_stops_training_early(numbers):
     assert len(translator.history) == 1 and not translator.callbacks
     with pytest.raises(ConfigError, match="max_minutes must be positive"):
         TranslateConfig(max_minutes=0)
+
+
+# ------------------------------------------------------------------------------------------- other cells
+@pytest.mark.parametrize("cell", ["gru", "rnn", "peephole", "cifg", "layernorm"])
+@pytest.mark.parametrize("kind", [dict(), dict(attention="bahdanau", num_layers=2, bridge="dense"),
+                                  dict(recurrent_dropout=0.3, zoneout=0.2)])
+def test_other_cells_decode_step_by_step_as_the_teacher_forced_forward(cell, kind):
+    torch.manual_seed(0)
+    model = Seq2SeqAttention(20, 15, embedding_dim=6, hidden_size=8, dropout=0.0, cell=cell, **kind).eval()
+    assert model.get_config()["cell"] == cell and type(model.encoder).__name__ == type(model.cells[0]).__name__
+    src, lengths = _batch([5, 2, 7])
+    tgt_in = torch.randint(4, 15, (3, 4))
+    logits = model((src, lengths, tgt_in))
+    for i, n in enumerate(lengths.tolist()):  # padding never changes a sentence
+        alone = model((src[i : i + 1, :n], lengths[i : i + 1], tgt_in[i : i + 1]))
+        torch.testing.assert_close(alone, logits[i : i + 1], atol=1e-6, rtol=1e-5)
+    state = model.initial_state(src, lengths)
+    assert (state[1] is None) == (cell in ("gru", "rnn"))  # no cell state to carry
+    log_probs = torch.log_softmax(logits, -1)
+    for t in range(4):
+        _, state, _ = model.step(tgt_in[:, t], state)
+        torch.testing.assert_close(torch.log_softmax(model.generator(state[2]), -1)[:, 3:], log_probs[:, t, 3:],
+                                   atol=1e-5, rtol=1e-5)
+    model.train()  # the regularisers draw their masks; every parameter learns
+    model((src, lengths, tgt_in)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_cli_train_with_a_gru_translates_and_reloads(translate_cli, numbers, tmp_path, capsys):
+    from lstmkit.nn import GRU
+
+    data = _write_numbers(tmp_path / "numbers.tsv", numbers)
+    out = tmp_path / "run"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in MINI.items() if k != "epochs"]
+    assert translate_cli(["translate", "train", data, "--src-column", "en", "--tgt-column", "fr", "--epochs", "2",
+                          "--cell", "gru", "--out", str(out), *flags]) == 0
+    capsys.readouterr()
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["task"]["cell"] == saved["model"]["cell"] == "gru"
+    loaded = Translator.load(out)
+    assert type(loaded.model.encoder) is GRU and all(type(layer) is GRU for layer in loaded.model.cells)
+    translator = Translator(loaded.config).fit(numbers.iloc[:200])  # the rows the command read
+    sentences = ["seven", "three hundred and four", "twelve"]
+    assert translator.translate(sentences) == loaded.translate(sentences)
+    assert translator.translate(sentences, method="greedy") == loaded.translate(sentences, method="greedy")
+    assert translate_cli(["translate", "run", "--model", str(out), "seven", "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1

@@ -163,7 +163,8 @@ class ActionRecognizer(Application):
                           hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
                           pooling=cfg.pooling, dropout=cfg.dropout, cnn_channels=cfg.cnn_channels,
                           feature_dim=cfg.feature_dim, conv_channels=cfg.conv_channels, conv_kernel=cfg.conv_kernel,
-                          conv_layers=cfg.conv_layers)
+                          conv_layers=cfg.conv_layers, cell=cfg.cell, recurrent_dropout=cfg.recurrent_dropout,
+                          zoneout=cfg.zoneout)
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
                                    patience=cfg.patience, restore_best=True, monitor="val_loss", mode="min",

@@ -12,13 +12,15 @@ from lstmkit.cli.common import (add_config_options, add_model_option, add_quanti
                                 add_threads_option, add_verb, model_dir, positive_int, run_dir, run_values, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.action.config import KINDS, NORMALIZATIONS, POOLINGS, ActionConfig
+from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 
 TRAIN_COMMAND = "lstmkit action train"
 MAX_PLOTS = 20  # predict --plot draws at most this many examples
 
 OPTIONS = ["kind", "label_column", "id_column", "step_column", "split_column", "channels", "normalize",
            "conv_channels", "frames", "fps", "size", "hidden_size", "num_layers", "bidirectional", "pooling", "dropout",
-           "batch_size", "lr", "patience", "val_fraction", "test_fraction", "baselines", "dtw_window", "device"]
+           *CELL_FIELDS, "batch_size", "lr", "patience", "val_fraction", "test_fraction", "baselines", "dtw_window",
+           "device"]
 HELP = {
     "kind": "video clips or motion-sensor sequences (auto: clip folders and path,label CSVs are video)",
     "label_column": "sensor tables: the column holding each sequence's label",
@@ -46,8 +48,9 @@ HELP = {
     "baselines": "also run the kind's baseline (1-NN DTW for sensors, a single-frame CNN for video)",
     "dtw_window": "1-NN DTW baseline: Sakoe-Chiba band as a fraction of the length (default: no band)",
     "device": "'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:1'",
+    **CELL_HELP,
 }
-CHOICES = {"kind": list(KINDS), "normalize": list(NORMALIZATIONS), "pooling": list(POOLINGS)}
+CHOICES = {"kind": list(KINDS), "normalize": list(NORMALIZATIONS), "pooling": list(POOLINGS), **CELL_CHOICES}
 DATA_HELP = ("a folder DIR/<label>/*.mp4, a CSV of path,label, a long sensor table (CSV: sequence,label,"
              "channels...), a .ts file, a folder DIR/<label>/*.csv, or a data set: basic_motions, gunpoint, "
              "japanese_vowels")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import check_cell_options
 
 KINDS = ("auto", "video", "sensor")
 NORMALIZATIONS = ("channel", "sequence", "none")
@@ -64,6 +65,9 @@ class ActionConfig(DictConfig):
     bidirectional: bool | None = None
     pooling: str | None = None
     dropout: float | None = None
+    cell: str = "lstm"  # the recurrent cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
+    zoneout: float = 0.0
     # ---- split: without a fixed split, a seeded stratified one; validation is always carved from training
     val_fraction: float = 0.2
     test_fraction: float = 0.2
@@ -113,6 +117,7 @@ class ActionConfig(DictConfig):
             raise ConfigError(f"dtw_window must be a fraction in [0, 1] or None, got {self.dtw_window!r}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        check_cell_options(self)
 
     def resolved(self, kind: str) -> "ActionConfig":
         """This config with ``kind`` set and every ``None`` model field replaced by the kind's default."""

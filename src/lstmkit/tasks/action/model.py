@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import recurrent_layer
 from lstmkit.nn.pooling import masked_pool
 from lstmkit.registry import register_model
 
@@ -84,12 +84,15 @@ class ActionNet(torch.nn.Module):
     """Per-step features (a frame CNN, or sensor channels with an optional convolution) -> LSTM -> label.
 
     ``forward((x, lengths))`` -> logits (N, num_classes); :meth:`lstm_inputs` gives what the LSTM reads.
+    ``cell``, ``recurrent_dropout`` and ``zoneout`` choose the recurrent layer
+    (:func:`lstmkit.nn.recurrent_layer`, the attribute ``lstm`` whatever the cell).
     """
 
     def __init__(self, kind: str, num_classes: int, input_size: int = 3, hidden_size: int = 128,
                  num_layers: int = 1, bidirectional: bool = False, pooling: str = "last", dropout: float = 0.2,
                  cnn_channels: list[int] | None = None, feature_dim: int = 128, conv_channels: int = 0,
-                 conv_kernel: int = 5, conv_layers: int = 1):
+                 conv_kernel: int = 5, conv_layers: int = 1, cell: str = "lstm", recurrent_dropout: float = 0.0,
+                 zoneout: float = 0.0):
         super().__init__()
         if kind not in ("video", "sensor"):
             raise ValueError(f"kind must be 'video' or 'sensor', got {kind!r}")
@@ -108,8 +111,10 @@ class ActionNet(torch.nn.Module):
         else:
             lstm_input = conv_channels or input_size
         self.drop = torch.nn.Dropout(self.dropout_p)
-        self.lstm = LSTM(lstm_input, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-                         dropout=self.dropout_p if num_layers > 1 else 0.0)
+        self.cell, self.recurrent_dropout, self.zoneout = cell, float(recurrent_dropout), float(zoneout)
+        self.lstm = recurrent_layer(cell, lstm_input, hidden_size, num_layers, batch_first=True,
+                                    bidirectional=bidirectional, dropout=self.dropout_p if num_layers > 1 else 0.0,
+                                    recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout)
         self.head = torch.nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def get_config(self) -> dict:
@@ -117,7 +122,8 @@ class ActionNet(torch.nn.Module):
                 "hidden_size": self.hidden_size, "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "pooling": self.pooling, "dropout": self.dropout_p, "cnn_channels": self.cnn_channels,
                 "feature_dim": self.feature_dim, "conv_channels": self.conv_channels,
-                "conv_kernel": self.conv_kernel, "conv_layers": self.conv_layers}
+                "conv_kernel": self.conv_kernel, "conv_layers": self.conv_layers, "cell": self.cell,
+                "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
     @classmethod
     def from_config(cls, config: dict) -> "ActionNet":

@@ -10,6 +10,7 @@ from lstmkit.cli.common import (
 )
 from lstmkit.errors import UsageError
 from lstmkit.tasks.anomaly.config import METHODS, TRANSFORMS, AnomalyConfig
+from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 
 TRAIN_COMMAND = "lstmkit anomaly train"
 
@@ -28,11 +29,12 @@ HELP = {
     "min_decrease": "pruning: minimum relative drop between anomaly peaks (Hundman's p)",
     "fill": "fill missing values and time gaps (default: refuse them)",
     "sort": "sort rows by time instead of refusing",
+    **CELL_HELP,
 }
-FIELDS = ["columns", "time_column", "method", "transform", "window", "hidden_size", "smoothing_span",
+FIELDS = ["columns", "time_column", "method", "transform", "window", "hidden_size", *CELL_FIELDS, "smoothing_span",
           "min_decrease", "fill", "sort"]
 PART_FIELDS = ["train_fraction", "train_until"]  # one or the other
-CHOICES = {"method": METHODS, "transform": TRANSFORMS, "fill": ("ffill", "interpolate")}
+CHOICES = {"method": METHODS, "transform": TRANSFORMS, "fill": ("ffill", "interpolate"), **CELL_CHOICES}
 FLAGS = {"columns": "--columns"}
 
 WATCH_EPILOG = """\

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import check_cell_options
 
 METHODS = ("prediction", "reconstruction")
 TRANSFORMS = ("none", "diff", "logdiff")
@@ -23,6 +24,9 @@ class AnomalyConfig(DictConfig):
     transform: str = "none"  # "none", "diff" (trending series) or "logdiff" (prices: log returns)
     hidden_size: int = 32
     num_layers: int = 1
+    cell: str = "lstm"  # the recurrent cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
+    zoneout: float = 0.0
     segment: int = 50  # prediction: truncated-BPTT segment length (steps per update)
     window: int = 32  # reconstruction: window width W
     latent_size: int = 8  # reconstruction: size of the code between encoder and decoder (the bottleneck)
@@ -73,6 +77,7 @@ class AnomalyConfig(DictConfig):
             raise ConfigError(f"window must be at least 2, got {self.window}")
         if not isinstance(self.warmup, int) or self.warmup < 0:
             raise ConfigError(f"warmup must be a non-negative integer, got {self.warmup!r}")
+        check_cell_options(self)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from lstmkit.tasks.anomaly.data import row_of, stream_loaders, window_sets
 from lstmkit.tasks.anomaly.model import NextStepNet, SequenceAutoencoder, masked_mse
 from lstmkit.tasks.anomaly.thresholds import Calibration, OnlineThreshold, calibrate, ewma
 from lstmkit.tasks.base import Application
+from lstmkit.tasks.cells import layer_options
 from lstmkit.train import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class AnomalyDetector(Application):
     def __init__(self, config: AnomalyConfig):
         super().__init__(config)
         self._infer: torch.nn.Module | None = None  # float64 copy used for every score
-        self._streamer = None  # the first stream's LSTMStreamer; later streams fork it (shared weights)
+        self._streamer = None  # the first stream's streamer; later streams fork it (shared weights)
 
     # ---- reading ---------------------------------------------------------------------------------
     def read(self, data, extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -136,14 +137,16 @@ class AnomalyDetector(Application):
                                    restore_best=True, seed=cfg.seed, device="cpu", progress=False,
                                    shuffle=cfg.method == "reconstruction",
                                    carry_state=cfg.method == "prediction")
+        cells = {"cell": cfg.cell, **layer_options(cfg)}
         if cfg.method == "prediction":
-            model = NextStepNet(len(cfg.columns), cfg.hidden_size, cfg.num_layers, residual=cfg.transform == "none")
+            model = NextStepNet(len(cfg.columns), cfg.hidden_size, cfg.num_layers, residual=cfg.transform == "none",
+                                **cells)
             train_data, val_data = stream_loaders(z, n_fit, segment=cfg.segment, batch_size=cfg.batch_size,
                                                   warmup=self.warmup_steps())
             loss = masked_mse
         else:
             model = SequenceAutoencoder(len(cfg.columns), cfg.window, cfg.hidden_size, cfg.num_layers,
-                                        cfg.latent_size)
+                                        cfg.latent_size, **cells)
             train_data, val_data = window_sets(z, n_fit, cfg.window)
             train_config = dataclasses.replace(train_config, batch_size=4 * cfg.batch_size)
             loss = torch.nn.functional.mse_loss
@@ -302,7 +305,9 @@ class AnomalyDetector(Application):
         return {"scores": scores, "anomalies": anomalies, "metrics": metrics, "labels": truth}
 
     def streamer(self):
-        """A batch-1 :class:`~lstmkit.nn.LSTMStreamer` of the float64 inference model's LSTM at state zero;
+        """A batch-1 streamer of the float64 inference model's recurrent layer at state zero (an
+        :class:`~lstmkit.nn.LSTMStreamer` for the plain LSTM, a :class:`~lstmkit.nn.RecurrentStreamer` for
+        any other cell or with zoneout);
         every one after the first is a fork of it, so a thousand streams hold one copy of the weights."""
         if self._streamer is None:
             self._streamer = self.inference_model().lstm.streamer(1)

@@ -23,7 +23,8 @@ class AnomalyStream:
     ``update(values)`` takes the raw values of the trained columns at one step and returns
     ``{"step": i, "score": float | None, "is_anomaly": bool}``: the score of point i (0-based; None
     during the warm-up). The prediction detector scores the point just given, advancing a
-    :class:`~lstmkit.nn.LSTMStreamer` by one step (NumPy, float64). The reconstruction detector
+    :class:`~lstmkit.nn.LSTMStreamer` by one step (NumPy, float64; a
+    :class:`~lstmkit.nn.RecurrentStreamer`, torch float64, for the other cells). The reconstruction detector
     re-encodes its last ``window`` steps and scores the point W - 1 steps back (step None until the
     first window is full).
     """

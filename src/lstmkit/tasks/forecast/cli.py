@@ -7,6 +7,7 @@ import sys
 from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
                                 add_verb, config_values, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
 from lstmkit.errors import UsageError
+from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 from lstmkit.tasks.forecast.config import ForecastConfig
 
 TIME_COLUMN_NAMES = ("date", "time", "timestamp", "datetime", "ds", "month", "day", "week", "period")
@@ -14,7 +15,7 @@ TRAIN_COMMAND = "lstmkit forecast train"
 
 # ForecastConfig fields given as options one to one (``--hidden-size`` for hidden_size, ...).
 CONFIG_OPTIONS = ["time_column", "features", "input_width", "horizon", "season", "quantiles", "transform",
-                  "hidden_size", "ensemble", "fill", "sort"]
+                  "hidden_size", "ensemble", *CELL_FIELDS, "fill", "sort"]
 HELP = {
     "time_column": f"timestamp column (default: the first column named one of {', '.join(TIME_COLUMN_NAMES)})",
     "features": "extra input columns",
@@ -27,8 +28,9 @@ HELP = {
     "ensemble": "LSTMs averaged",
     "fill": "fill missing values and gaps",
     "sort": "sort rows by time instead of refusing",
+    **CELL_HELP,
 }
-CHOICES = {"transform": ["auto", "log", "none"], "fill": ["ffill", "interpolate"]}
+CHOICES = {"transform": ["auto", "log", "none"], "fill": ["ffill", "interpolate"], **CELL_CHOICES}
 
 
 def add_parser(sub) -> None:

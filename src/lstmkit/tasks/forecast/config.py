@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import check_cell_options
 
 
 @dataclass
@@ -27,6 +28,9 @@ class ForecastConfig(DictConfig):
     hidden_size: int = 32
     num_layers: int = 1
     dropout: float = 0.0
+    cell: str = "lstm"  # the recurrent cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
+    zoneout: float = 0.0
     ensemble: int = 3
     train_fraction: float = 0.7
     val_fraction: float = 0.15
@@ -67,6 +71,7 @@ class ForecastConfig(DictConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_cell_options(self)
 
 
 @dataclass

@@ -232,7 +232,8 @@ class Forecaster(Application):
         seed_everything(cfg.seed)
         model = ForecastNet(prepared.z.shape[1] + prepared.features.shape[1], len(cfg.targets), s.horizon,
                             cfg.quantiles, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.ensemble,
-                            s.baseline_residual)
+                            s.baseline_residual, cell=cfg.cell, recurrent_dropout=cfg.recurrent_dropout,
+                            zoneout=cfg.zoneout)
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
                                    patience=cfg.patience, restore_best=True, seed=cfg.seed, device=cfg.device,

@@ -5,13 +5,17 @@ from typing import Sequence
 
 import torch
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import last_hidden, recurrent_layer
 from lstmkit.registry import register_model
 
 
 @register_model("forecaster")
 class ForecastNet(torch.nn.Module):
     """Ensemble of LSTM + linear head; maps a relative window and a baseline to relative forecasts.
+
+    ``cell`` names the recurrent cell of every member (:data:`lstmkit.nn.CELLS`; the LSTM by default),
+    ``recurrent_dropout`` and ``zoneout`` its regularisers (:func:`lstmkit.nn.recurrent_layer`); the
+    members keep the attribute name ``lstms`` whatever the cell.
 
     With ``residual`` the output is the baseline plus the head's correction; without, the head's output
     alone (the baseline is still one of its inputs).
@@ -23,15 +27,18 @@ class ForecastNet(torch.nn.Module):
 
     def __init__(self, n_inputs: int, n_targets: int, horizon: int, quantiles: Sequence[float] = (0.5,),
                  hidden_size: int = 32, num_layers: int = 1, dropout: float = 0.0, members: int = 3,
-                 residual: bool = True):
+                 residual: bool = True, cell: str = "lstm", recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         self.residual = residual
         self.n_inputs, self.n_targets, self.horizon = n_inputs, n_targets, horizon
         self.quantiles = [float(q) for q in quantiles]
         self.hidden_size, self.num_layers, self.dropout, self.members = hidden_size, num_layers, dropout, members
+        self.cell, self.recurrent_dropout, self.zoneout = cell, float(recurrent_dropout), float(zoneout)
         out = horizon * n_targets * len(self.quantiles)
         self.lstms = torch.nn.ModuleList(
-            LSTM(n_inputs, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+            recurrent_layer(cell, n_inputs, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0, recurrent_dropout=self.recurrent_dropout,
+                            zoneout=self.zoneout)
             for _ in range(members)
         )
         self.heads = torch.nn.ModuleList(torch.nn.Linear(hidden_size + horizon * n_targets, out)
@@ -44,7 +51,8 @@ class ForecastNet(torch.nn.Module):
     def get_config(self) -> dict:
         return {"n_inputs": self.n_inputs, "n_targets": self.n_targets, "horizon": self.horizon,
                 "quantiles": self.quantiles, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "dropout": self.dropout, "members": self.members, "residual": self.residual}
+                "dropout": self.dropout, "members": self.members, "residual": self.residual, "cell": self.cell,
+                "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
     @classmethod
     def from_config(cls, config: dict) -> "ForecastNet":
@@ -56,7 +64,8 @@ class ForecastNet(torch.nn.Module):
         shape = (N, self.horizon, self.n_targets, len(self.quantiles))
         outputs = []
         for lstm, head in zip(self.lstms, self.heads):
-            _, (h_n, _) = lstm(x)  # h_n (layers, N, H)
+            _, state = lstm(x)
+            h_n = last_hidden(state)  # (layers, N, H)
             correction = head(torch.cat([h_n[-1], base.flatten(1)], dim=1)).view(shape)
             outputs.append(base.unsqueeze(-1) + correction if self.residual else correction)  # (N, K, T, Q)
         stacked = torch.stack(outputs)  # (E, N, K, T, Q)

@@ -6,7 +6,7 @@ from lstmkit.cli.common import add_run_options, add_verb, run_dir, use_threads
 
 def add_parser(sub) -> None:
     # A command without verbs: add_verb on the top-level sub-parsers gives it -v/--debug like a task.
-    parser = add_verb(sub, "inspect", help="what a saved LSTM keeps and forgets: gate pictures and statistics")
+    parser = add_verb(sub, "inspect", help="what a saved LSTM (or GRU) keeps and forgets: gate pictures and statistics")
     parser.add_argument("data", metavar="DATA", help="table to run the model on (its input columns); for an action "
                                                       "model, clips or sensor sequences like those of training")
     parser.add_argument("--model", required=True, metavar="DIR",
@@ -31,13 +31,16 @@ def run_inspect(args) -> int:
     result = inspect_model(args.model, args.data, out, layer=args.layer, direction=args.direction,
                            sequence=args.sequence, columns=args.columns, member=args.member)
     low, high = result["saturation"]
-    print(f"{result['sequences']} sequence(s) of {result['steps']} steps through the LSTM of {args.model}")
+    gru = result["cell"] == "gru"
+    names, memory = (("reset", "update"), "state") if gru else (("input", "forget", "output"), "cell")
+    print(f"{result['sequences']} sequence(s) of {result['steps']} steps through the {'GRU' if gru else 'LSTM'} "
+          f"of {args.model}")
     for s in result["summary"]:
         where = f"layer {s['layer']}" + (f" direction {s['direction']}" if result["lstm"]["bidirectional"] else "")
-        print(f"{where}: mean gates input {s['mean_input_gate']:.2f}, forget {s['mean_forget_gate']:.2f}, "
-              f"output {s['mean_output_gate']:.2f}; saturated (< {low} or > {high}): input "
-              f"{s['saturated_input_gate']:.0%}, forget {s['saturated_forget_gate']:.0%}, output "
-              f"{s['saturated_output_gate']:.0%}; units mostly keeping their cell: {s['units_mostly_keeping']} "
-              f"of {s['units']}, mostly forgetting: {s['units_mostly_forgetting']}")
+        means = ", ".join(f"{name} {s[f'mean_{name}_gate']:.2f}" for name in names)
+        saturated = ", ".join(f"{name} {s[f'saturated_{name}_gate']:.0%}" for name in names)
+        print(f"{where}: mean gates {means}; saturated (< {low} or > {high}): {saturated}; units mostly keeping "
+              f"their {memory}: {s['units_mostly_keeping']} of {s['units']}, mostly forgetting: "
+              f"{s['units_mostly_forgetting']}")
     print(f"wrote {out / 'gates.png'}, gate_stats.csv, gate_stats.json")
     return 0

@@ -6,7 +6,8 @@ builds the inputs its LSTM reads from a data table, records every gate with
 directory: :func:`lstmkit.files.check_run_dir`):
 
 * ``gates.png``: input, forget and output gates and the cell state (units x time) of one layer and one
-  sequence, the input series above them (:func:`lstmkit.plots.gates`);
+  sequence, the input series above them (:func:`lstmkit.plots.gates`); for a GRU its reset and update
+  gates, candidate and hidden state;
 * ``gate_stats.csv``: one row per layer, direction and unit: the mean of each gate, the fraction of
   steps it is saturated (below 0.05 or above 0.95), how often the forget gate is nearly closed
   (< 0.05: the unit forgets) or nearly open (> 0.95: the unit keeps its cell), the mean and largest
@@ -24,6 +25,7 @@ from typing import Sequence
 from lstmkit.errors import UsageError
 from lstmkit.files import atomic_write_text, check_run_dir, write_csv
 from lstmkit.nn import record_gates
+from lstmkit.nn.variants import cell_name
 from lstmkit.tasks.inspect.statistics import SATURATION, gate_statistics, summarize_statistics
 from lstmkit.tasks.inspect.subjects import load_subject
 
@@ -43,10 +45,11 @@ def inspect_model(model_dir: str | os.PathLike, data, out: str | os.PathLike, *,
     subject = load_subject(model_dir, data, columns=columns, member=member)
     lstm = subject.lstm.eval()
     layers, directions = lstm.num_layers, lstm.num_directions
+    what = "GRU" if cell_name(lstm) == "gru" else "LSTM"
     if not -layers <= layer < layers:
-        raise UsageError(f"--layer {layer} out of range: the LSTM has {layers} layer(s)")
+        raise UsageError(f"--layer {layer} out of range: the {what} has {layers} layer(s)")
     if direction not in range(directions):
-        raise UsageError(f"--direction {direction} out of range: the LSTM has {directions} direction(s)")
+        raise UsageError(f"--direction {direction} out of range: the {what} has {directions} direction(s)")
     N = subject.x.shape[0]
     sequence = subject.default_sequence if sequence is None else sequence
     if not -N <= sequence < N:
@@ -65,7 +68,8 @@ def inspect_model(model_dir: str | os.PathLike, data, out: str | os.PathLike, *,
           input_labels=subject.feature_names, times=subject.times[sequence] if subject.times else None, title=title)
     write_csv(out / "gate_stats.csv", rows)
     result = {
-        "model": str(model_dir), "kind": subject.kind, "lstm": lstm.get_config(), **subject.details,
+        "model": str(model_dir), "kind": subject.kind, "cell": cell_name(lstm), "lstm": lstm.get_config(),
+        **subject.details,
         "inputs": subject.feature_names, "sequences": N, "steps": int(subject.x.shape[1]),
         "saturation": list(saturation), "shown": {"layer": layer % layers, "direction": direction,
                                                   "sequence": sequence},

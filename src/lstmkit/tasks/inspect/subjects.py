@@ -15,6 +15,9 @@ Model directories it understands:
   one sequence per clip, those of the most common length (pads would count in the statistics);
 * a model whose ``rnn`` attribute is an :class:`lstmkit.nn.LSTM` reading the raw input, such as the
   long-memory study's ``models/*-lstm`` (whose sample CSVs are in the study's ``samples/``).
+
+"LSTM" stands for any LSTM variant (peephole, CIFG, layer-normalised) and for the GRU, whose gates
+are drawn and counted as its own (reset, update); a vanilla RNN has no gates and is refused in one line.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from torch import Tensor
 
 from lstmkit.data import read_table
 from lstmkit.errors import DataError, InputFileError, ModelFileError, UsageError
-from lstmkit.nn import LSTM, RNN
+from lstmkit.nn import GRU, LSTM
 from lstmkit.train import load_model, read_config
 
 MAX_SEQUENCES = 2000  # forecasting: the statistics use at most this many (latest) windows
@@ -37,9 +40,9 @@ MAX_SEQUENCES = 2000  # forecasting: the statistics use at most this many (lates
 
 @dataclass
 class Subject:
-    """What to look at: the LSTM, the batch it reads (N, T, F) batch-first, and labels for the picture."""
+    """What to look at: the LSTM (or GRU), the batch it reads (N, T, F) batch-first, and labels for the picture."""
 
-    lstm: LSTM
+    lstm: LSTM | GRU
     x: Tensor
     feature_names: list[str]
     kind: str  # "forecast", "lstm" or "rnn-attribute"
@@ -61,10 +64,12 @@ def load_subject(model_dir: str | os.PathLike, data, *, columns: Sequence[str] |
         if columns:
             raise UsageError("--columns applies to plain LSTM models; a forecasting model reads the columns it "
                              "was trained on")
+        _refuse_rnn_cell(model_dir, task, "forecasting")
         return _forecast_subject(model_dir, data, member, max_sequences)
     if task.get("name") == "action":
         if columns:
             raise UsageError("--columns applies to plain LSTM models; an action model reads what it was trained on")
+        _refuse_rnn_cell(model_dir, task, "action")
         return _action_subject(model_dir, data, max_sequences)
     model = load_model(model_dir)
     lstm = _find_lstm(model, model_dir, config)
@@ -74,17 +79,28 @@ def load_subject(model_dir: str | os.PathLike, data, *, columns: Sequence[str] |
     return Subject(lstm, x, names, kind, default_sequence=0, details={"model_type": config.get("model_type")})
 
 
-def _find_lstm(model: torch.nn.Module, model_dir: Path, config: dict) -> LSTM:
-    if isinstance(model, LSTM):
+NO_GATES = "it has no gates to show (inspect reads the LSTM cells and the GRU)"
+
+
+def _refuse_rnn_cell(model_dir: Path, task: dict, what: str) -> None:
+    """A one-line refusal for a task model trained with ``--cell rnn`` (read from its config, before loading)."""
+    if task.get("cell") == "rnn":
+        raise ModelFileError(f"{model_dir} holds a {what} model with cell rnn, a vanilla RNN: {NO_GATES}")
+
+
+def _find_lstm(model: torch.nn.Module, model_dir: Path, config: dict) -> LSTM | GRU:
+    from lstmkit.nn import RNN
+
+    if isinstance(model, (LSTM, GRU)):
         return model
     inner = getattr(model, "rnn", None)
-    if isinstance(inner, LSTM):
+    if isinstance(inner, (LSTM, GRU)):
         return inner
     if isinstance(model, RNN) or isinstance(inner, RNN):
-        raise ModelFileError(f"{model_dir} holds a vanilla RNN: it has no gates to show (inspect reads LSTMs)")
+        raise ModelFileError(f"{model_dir} holds a vanilla RNN: {NO_GATES}")
     raise ModelFileError(
-        f"{model_dir} holds a {config.get('model_type')!r} model; inspect reads forecasting runs, saved "
-        "lstmkit.nn.LSTM models and models with an lstmkit.nn.LSTM as their 'rnn' (the long-memory study's)"
+        f"{model_dir} holds a {config.get('model_type')!r} model; inspect reads forecasting and action runs, "
+        "saved lstmkit.nn.LSTM (or GRU) models and models with one as their 'rnn' (the long-memory study's)"
     )
 
 

@@ -13,17 +13,20 @@ from lstmkit.cli.common import (
     run_dir,
     use_threads,
 )
+from lstmkit.tasks.cells import CELL_NAMES
 from lstmkit.tasks.studies.long_memory.config import PROBLEM_NAMES, LongMemoryConfig
 
-LONG_MEMORY_OPTIONS = ["tasks", "lengths", "seeds", "steps", "hidden_size", "batch_size", "lr", "stop_when_solved"]
+LONG_MEMORY_OPTIONS = ["tasks", "models", "lengths", "seeds", "steps", "hidden_size", "batch_size", "lr",
+                       "stop_when_solved"]
 LONG_MEMORY_HELP = {
     "tasks": "adding and/or temporal-order",
+    "models": "recurrent cells compared, lstm among them, the others matched to it in parameters",
     "lengths": "sequence lengths T, 10 50 with --quick",
     "seeds": "runs per task, length and model, 1 with --quick",
     "steps": "optimiser steps per run at most, 800 with --quick",
     "hidden_size": "LSTM units; the RNN is matched in parameters",
     "batch_size": "sequences per step",
-    "lr": "Adam step size for both models (default: 1e-2 adding, 3e-3 temporal-order)",
+    "lr": "Adam step size for every model (default: 1e-2 adding, 3e-3 temporal-order)",
     "stop_when_solved": "end a run once it is solved; --no-stop trains the whole budget",
 }
 
@@ -42,7 +45,8 @@ def add_long_memory(studies) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="reduced study (T = 10 and 50, one seed, at most 800 steps; under a minute)")
     add_config_options(parser, LongMemoryConfig, LONG_MEMORY_OPTIONS, help=LONG_MEMORY_HELP,
-                       flags={"stop_when_solved": "--stop"}, choices={"tasks": list(PROBLEM_NAMES)})
+                       flags={"stop_when_solved": "--stop"},
+                       choices={"tasks": list(PROBLEM_NAMES), "models": list(CELL_NAMES)})
     add_run_options(parser, epochs=False)
     parser.set_defaults(run=run_long_memory)
 
@@ -59,7 +63,7 @@ def run_long_memory(args) -> int:
     config = long_memory_config(args)
     use_threads(args, config.hidden_size)
     out = run_dir(args, "long-memory")
-    total = len(config.tasks) * len(config.lengths) * config.seeds * 2
+    total = len(config.tasks) * len(config.lengths) * config.seeds * len(config.models)
     done = []
 
     def progress(record: dict) -> None:

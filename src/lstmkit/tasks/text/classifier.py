@@ -152,7 +152,8 @@ class TextClassifier(TextApplication):
         ids = self.encode(texts)
         seed_everything(cfg.seed)
         model = LSTMTextClassifier(len(vocab), len(classes), cfg.embedding_dim, cfg.hidden_size, cfg.num_layers,
-                                   cfg.bidirectional, cfg.dropout, cfg.pooling)
+                                   cfg.bidirectional, cfg.dropout, cfg.pooling, cfg.cell, cfg.recurrent_dropout,
+                                   cfg.zoneout)
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
                                    patience=cfg.patience, restore_best=True, monitor=f"val_{cfg.monitor}",

@@ -8,6 +8,7 @@ from lstmkit.cli.common import (add_config_options, add_model_option, add_quanti
                                 add_threads_option, add_verb, run_values, model_dir, positive_int, read_text_file, run_dir,
                                 use_threads)
 from lstmkit.errors import UsageError
+from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 from lstmkit.tasks.text.config import ClassifyConfig, LMConfig
 
 LM_TRAIN_COMMAND = "lstmkit text lm train"
@@ -17,8 +18,8 @@ CLASSIFY_TRAIN_COMMAND = "lstmkit text classify train"
 INFERENCE_HIDDEN_SIZE = 64
 
 # LMConfig / ClassifyConfig fields given as options one to one (``--hidden-size`` for hidden_size, ...).
-LM_OPTIONS = ["level", "hidden_size", "num_layers", "embedding_dim", "dropout", "tie_weights", "bptt", "batch_size",
-              "lr", "min_freq", "max_vocab"]
+LM_OPTIONS = ["level", "hidden_size", "num_layers", "embedding_dim", "dropout", *CELL_FIELDS, "tie_weights", "bptt",
+              "batch_size", "lr", "min_freq", "max_vocab"]
 LM_HELP = {
     "level": "tokens: words or characters",
     "hidden_size": "LSTM units per layer",
@@ -31,10 +32,11 @@ LM_HELP = {
     "lr": "Adam learning rate",
     "min_freq": "rarer tokens become <unk> (default 2 words / 1 char)",
     "max_vocab": "vocabulary entries, specials included",
+    **CELL_HELP,
 }
 CLASSIFY_OPTIONS = ["text_column", "label_column", "bidirectional", "pooling", "hidden_size", "embedding_dim",
-                    "num_layers", "dropout", "batch_size", "lr", "min_freq", "max_length", "monitor", "test_fraction",
-                    "val_fraction"]
+                    "num_layers", "dropout", *CELL_FIELDS, "batch_size", "lr", "min_freq", "max_length", "monitor",
+                    "test_fraction", "val_fraction"]
 CLASSIFY_HELP = {
     "text_column": "column holding the texts",
     "label_column": "column holding the labels",
@@ -51,6 +53,7 @@ CLASSIFY_HELP = {
     "monitor": "validation metric for early stopping and the weights kept",
     "test_fraction": "share of the rows (of each class) held out for the test",
     "val_fraction": "share of the rows (of each class) for validation",
+    **CELL_HELP,
 }
 
 
@@ -69,7 +72,7 @@ def _add_lm(kinds) -> None:
     train = add_verb(verbs, "train", help="train on a plain-text corpus; report val/test perplexity vs n-grams")
     train.add_argument("corpus", metavar="CORPUS.txt", help="a UTF-8 text file")
     add_config_options(train, LMConfig, LM_OPTIONS, help=LM_HELP, flags={"num_layers": "--layers"},
-                       choices={"level": ["word", "char"]})
+                       choices={"level": ["word", "char"], **CELL_CHOICES})
     train.add_argument("--max-chars", type=positive_int, default=None, metavar="N",
                        help="read only the first N characters of the corpus")
     add_run_options(train, resume=True)
@@ -156,7 +159,7 @@ def _add_classify(kinds) -> None:
     train = add_verb(verbs, "train", help="train on a labelled CSV; report accuracy/macro-F1 vs TF-IDF + LR")
     train.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row")
     add_config_options(train, ClassifyConfig, CLASSIFY_OPTIONS, help=CLASSIFY_HELP, flags={"num_layers": "--layers"},
-                       choices={"pooling": ["max", "mean", "last"], "monitor": ["accuracy", "loss"]},
+                       choices={"pooling": ["max", "mean", "last"], "monitor": ["accuracy", "loss"], **CELL_CHOICES},
                        required=["text_column", "label_column"])
     add_run_options(train, resume=True)
     train.set_defaults(run=run_classify_train)

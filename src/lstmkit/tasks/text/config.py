@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import check_cell_options
 
 if TYPE_CHECKING:  # imported where used: the command line reads these configs without torch
     from lstmkit.data.text import CharTokenizer, Vocabulary, WordTokenizer
@@ -42,6 +43,9 @@ class LMConfig(DictConfig):
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.3  # on the embeddings, between LSTM layers and before the output layer
+    cell: str = "lstm"  # the recurrent cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
+    zoneout: float = 0.0
     tie_weights: bool = True
     bptt: int | None = None  # tokens per truncated-BPTT segment; default 35 (words), 100 (characters)
     batch_size: int = 32  # parallel rows of the stream
@@ -88,6 +92,7 @@ class LMConfig(DictConfig):
                 and abs(sum(fractions) - 1) <= 1e-6):
             raise ConfigError("train_fraction, val_fraction and test_fraction must be fractions summing to 1 "
                               f"(train above 0), got {fractions}")
+        check_cell_options(self)
 
     def tokenizer(self) -> WordTokenizer | CharTokenizer:
         from lstmkit.data.text import CharTokenizer, WordTokenizer
@@ -114,6 +119,9 @@ class ClassifyConfig(DictConfig):
     bidirectional: bool = False
     pooling: str = "max"
     dropout: float = 0.5  # on the embeddings, between LSTM layers and before the output layer
+    cell: str = "lstm"  # the recurrent cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
+    zoneout: float = 0.0
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     # Early stopping (and the weights kept) by validation accuracy, the metric reported: on sentiment
@@ -143,6 +151,7 @@ class ClassifyConfig(DictConfig):
                               f"{self.val_fraction} and {self.test_fraction}")
         if self.max_vocab is not None and self.max_vocab <= 4:
             raise ConfigError(f"max_vocab must be larger than 4 (the special tokens), got {self.max_vocab!r}")
+        check_cell_options(self)
 
     def tokenizer(self) -> WordTokenizer:
         from lstmkit.data.text import WordTokenizer

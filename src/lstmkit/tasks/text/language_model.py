@@ -17,7 +17,8 @@ start); at character level also bits per character (:math:`\log_2` of the same m
 Kneser-Ney n-gram models (:mod:`lstmkit.tasks.text.ngram`) fitted on the same training ids are scored
 on the same tokens.
 
-Generation steps the LSTM one token at a time (:meth:`lstmkit.nn.LSTM.streamer`) and picks each
+Generation steps the recurrent layer one token at a time (its ``streamer``, :meth:`lstmkit.nn.LSTM.streamer`
+for the LSTM) and picks each
 token with :func:`lstmkit.decoding.sampling.sample_token`.
 """
 from __future__ import annotations
@@ -146,7 +147,7 @@ class LanguageModel(TextApplication):
                              tokenizer=cfg.tokenizer(), vocabulary=vocab)
         seed_everything(cfg.seed)
         model = LSTMLanguageModel(len(vocab), cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout,
-                                  cfg.tie_weights)
+                                  cfg.tie_weights, cfg.cell, cfg.recurrent_dropout, cfg.zoneout)
         train_config = TrainConfig(
             epochs=cfg.epochs, optimizer="adam", lr=cfg.lr, weight_decay=cfg.weight_decay,
             clip_grad_norm=cfg.clip_grad_norm, schedule="plateau", plateau_patience=0, plateau_factor=0.5,
@@ -231,7 +232,8 @@ class LanguageModel(TextApplication):
         return [self.start_id] + self.vocab.encode(tokens)
 
     def _streamer(self):
-        """Step the LSTM token by token, carrying (h, c): :meth:`lstmkit.nn.LSTM.streamer`."""
+        """Step the recurrent layer token by token, carrying its state (``(h, c)``, or ``h`` for the GRU and
+        the RNN): the layer's ``streamer`` (:meth:`lstmkit.nn.LSTM.streamer`)."""
         model = self.model.eval()
         streamer = model.lstm.streamer(batch_size=1)
         emb = model.embedding.weight.detach().numpy()  # (V, E), the model's dtype

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lstmkit.nn import LSTM
+from lstmkit.nn import recurrent_layer
 from lstmkit.nn.pooling import POOLINGS, masked_pool
 from lstmkit.registry import register_model
 
@@ -35,21 +35,27 @@ __all__ = ["LSTMLanguageModel", "LSTMTextClassifier", "lm_loss"]
 class LSTMLanguageModel(torch.nn.Module):
     """Embedding -> stacked :class:`lstmkit.nn.LSTM` -> linear over the vocabulary.
 
-    ``forward(ids, state=None)``: ids (N, T) int64 -> ``(logits (N, T, V), (h, c))``, the stateful
-    protocol of :class:`lstmkit.train.Trainer`; ``state`` None starts from zeros.
+    ``forward(ids, state=None)``: ids (N, T) int64 -> ``(logits (N, T, V), state)``, the stateful
+    protocol of :class:`lstmkit.train.Trainer`; ``state`` None starts from zeros. ``cell``,
+    ``recurrent_dropout`` and ``zoneout`` choose the recurrent layer (:func:`lstmkit.nn.recurrent_layer`,
+    the attribute ``lstm`` whatever the cell); ``state`` is ``(h, c)`` for the LSTM family, ``h`` for
+    the GRU and the RNN.
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int | None = None, hidden_size: int = 256,
-                 num_layers: int = 2, dropout: float = 0.3, tie_weights: bool = True):
+                 num_layers: int = 2, dropout: float = 0.3, tie_weights: bool = True, cell: str = "lstm",
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         embedding_dim = embedding_dim or hidden_size
         if tie_weights and embedding_dim != hidden_size:
             raise ValueError(f"tie_weights needs embedding_dim == hidden_size, got {embedding_dim} and {hidden_size}")
         self.vocab_size, self.embedding_dim, self.hidden_size = vocab_size, embedding_dim, hidden_size
         self.num_layers, self.dropout_p, self.tie_weights = num_layers, float(dropout), bool(tie_weights)
+        self.cell, self.recurrent_dropout, self.zoneout = cell, float(recurrent_dropout), float(zoneout)
         self.embedding = torch.nn.Embedding(vocab_size, embedding_dim)
-        self.lstm = LSTM(embedding_dim, hidden_size, num_layers, batch_first=True,
-                         dropout=self.dropout_p if num_layers > 1 else 0.0)
+        self.lstm = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, batch_first=True,
+                                    dropout=self.dropout_p if num_layers > 1 else 0.0,
+                                    recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout)
         self.drop = torch.nn.Dropout(self.dropout_p)
         self.decoder = torch.nn.Linear(hidden_size, vocab_size)
         with torch.no_grad():
@@ -64,7 +70,8 @@ class LSTMLanguageModel(torch.nn.Module):
 
     def get_config(self) -> dict:
         return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers, "dropout": self.dropout_p, "tie_weights": self.tie_weights}
+                "num_layers": self.num_layers, "dropout": self.dropout_p, "tie_weights": self.tie_weights,
+                "cell": self.cell, "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
     @classmethod
     def from_config(cls, config: dict) -> "LSTMLanguageModel":
@@ -86,26 +93,32 @@ class LSTMTextClassifier(torch.nn.Module):
     """Embedding -> (bi)LSTM -> masked pooling -> linear.
 
     ``forward((ids, lengths))``: ids (N, T) int64 padded with 0, lengths (N,) -> logits (N, C).
+    ``cell``, ``recurrent_dropout`` and ``zoneout`` choose the recurrent layer
+    (:func:`lstmkit.nn.recurrent_layer`, the attribute ``lstm`` whatever the cell).
     """
 
     def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_size: int = 128,
-                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.5, pooling: str = "max"):
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.5, pooling: str = "max",
+                 cell: str = "lstm", recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.vocab_size, self.num_classes, self.embedding_dim = vocab_size, num_classes, embedding_dim
         self.hidden_size, self.num_layers, self.bidirectional = hidden_size, num_layers, bool(bidirectional)
         self.dropout_p, self.pooling = float(dropout), pooling
+        self.cell, self.recurrent_dropout, self.zoneout = cell, float(recurrent_dropout), float(zoneout)
         self.embedding = torch.nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.lstm = LSTM(embedding_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-                         dropout=self.dropout_p if num_layers > 1 else 0.0)
+        self.lstm = recurrent_layer(cell, embedding_dim, hidden_size, num_layers, batch_first=True,
+                                    bidirectional=bidirectional, dropout=self.dropout_p if num_layers > 1 else 0.0,
+                                    recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout)
         self.drop = torch.nn.Dropout(self.dropout_p)
         self.head = torch.nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def get_config(self) -> dict:
         return {"vocab_size": self.vocab_size, "num_classes": self.num_classes, "embedding_dim": self.embedding_dim,
                 "hidden_size": self.hidden_size, "num_layers": self.num_layers, "bidirectional": self.bidirectional,
-                "dropout": self.dropout_p, "pooling": self.pooling}
+                "dropout": self.dropout_p, "pooling": self.pooling, "cell": self.cell,
+                "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
     @classmethod
     def from_config(cls, config: dict) -> "LSTMTextClassifier":

@@ -11,6 +11,7 @@ import sys
 from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
                                 add_verb, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
 from lstmkit.errors import UsageError
+from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 from lstmkit.tasks.translate.config import TranslateConfig
 
 TRAIN_COMMAND = "lstmkit translate train"
@@ -18,8 +19,8 @@ TRAIN_COMMAND = "lstmkit translate train"
 # TranslateConfig fields given as options one to one (``--hidden-size`` for hidden_size, ...).
 TRAIN_OPTIONS = ["src_column", "tgt_column", "group_column", "tokenizer", "vocab_size", "lower", "min_freq",
                  "max_vocab", "max_length", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "attention",
-                 "score", "input_feed", "bridge", "dropout", "label_smoothing", "batch_size", "lr", "patience",
-                 "val_fraction", "test_fraction", "beam", "length_penalty", "replace_unk", "max_minutes"]
+                 "score", "input_feed", "bridge", "dropout", *CELL_FIELDS, "label_smoothing", "batch_size", "lr",
+                 "patience", "val_fraction", "test_fraction", "beam", "length_penalty", "replace_unk", "max_minutes"]
 HELP = {
     "src_column": "column of the source sentences (default: the first)",
     "tgt_column": "column of their translations (default: the second)",
@@ -49,9 +50,11 @@ HELP = {
     "length_penalty": "GNMT length penalty alpha (0: raw log-probability)",
     "max_minutes": "stop before an epoch that would end past this many minutes of training",
     "replace_unk": "replace an output <unk> by the source token with the most attention (default: on for words)",
+    **CELL_HELP,
+    "cell": "encoder and decoder " + CELL_HELP["cell"],
 }
 CHOICES = {"tokenizer": ["bpe", "word"], "attention": ["luong", "bahdanau"], "score": ["general", "dot"],
-           "bridge": ["copy", "dense", "zero"]}
+           "bridge": ["copy", "dense", "zero"], **CELL_CHOICES}
 
 
 def add_parser(sub) -> None:

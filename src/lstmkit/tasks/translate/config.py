@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import check_cell_options
 
 TOKENIZERS = ("bpe", "word")
 ATTENTIONS = ("luong", "bahdanau")
@@ -57,6 +58,9 @@ class TranslateConfig(DictConfig):
     input_feed: bool = True  # Luong: feed the previous attentional vector to the next step
     bridge: str = "copy"  # encoder final state -> decoder initial state: "copy", "dense" (tanh layer) or "zero"
     dropout: float = 0.2
+    cell: str = "lstm"  # encoder and decoder cell (lstmkit.tasks.cells.CELL_NAMES)
+    recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sentence (training only)
+    zoneout: float = 0.0
     label_smoothing: float = 0.1
     # ---- training ----------------------------------------------------------------------------------
     # Sizes and steps chosen by measurement for ~10k short pairs in under 10 minutes on 2 cores
@@ -116,6 +120,7 @@ class TranslateConfig(DictConfig):
             raise ConfigError(f"lr and clip_grad_norm must be positive, got {self.lr} and {self.clip_grad_norm}")
         check_decoding(length_penalty=self.length_penalty, coverage_penalty=self.coverage_penalty,
                        no_repeat_ngram_size=self.no_repeat_ngram_size, max_len_a=self.max_len_a)
+        check_cell_options(self)
         if self.replace_unk is None:
             self.replace_unk = self.tokenizer == "word"
 

@@ -55,6 +55,15 @@ over-confident and helps beam search. Dropout on both embeddings, between layers
 
 **Decoding** (:mod:`lstmkit.decoding.search`) drives :meth:`Seq2SeqAttention.step` one token at a time
 from :meth:`Seq2SeqAttention.initial_state`.
+
+**Other cells** (``cell``, :data:`lstmkit.nn.CELLS`; ``recurrent_dropout``, ``zoneout``). The encoder is
+:func:`lstmkit.nn.recurrent_layer` of that cell, the decoder one single-layer recurrent layer of it per
+layer, stepped through its own step function (as :class:`lstmkit.nn.RecurrentStreamer` steps it), so the
+regularisers act as in a whole-sequence call: one recurrent dropout mask per sentence and layer, fresh
+zoneout masks every step, and at evaluation no dropout and zoneout's expectation. A GRU or an RNN has no
+cell state: the bridge carries h alone (``"dense"`` has no :math:`W_c`), and the decoder state holds None
+where the LSTM's holds c. The plain LSTM without either regulariser keeps the stack of
+:class:`lstmkit.nn.LSTMCell` above, parameter for parameter.
 """
 from __future__ import annotations
 
@@ -63,8 +72,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from lstmkit.nn import LSTM, LSTMCell
+from lstmkit.nn import LSTMCell, recurrent_layer
 from lstmkit.registry import register_model
+from lstmkit.tasks.cells import HAS_CELL_STATE, default_cell
 
 __all__ = ["Attention", "Seq2SeqAttention", "token_accuracy", "translation_loss"]
 
@@ -122,7 +132,8 @@ class Seq2SeqAttention(torch.nn.Module):
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, embedding_dim: int = 128, hidden_size: int = 128,
                  num_layers: int = 1, bidirectional: bool = True, attention: str = "luong", score: str = "general",
-                 input_feed: bool = True, bridge: str = "copy", dropout: float = 0.2):
+                 input_feed: bool = True, bridge: str = "copy", dropout: float = 0.2, cell: str = "lstm",
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         if bidirectional and hidden_size % 2:
             raise ValueError(f"a bidirectional encoder needs an even hidden_size, got {hidden_size}")
@@ -133,20 +144,32 @@ class Seq2SeqAttention(torch.nn.Module):
         self.embedding_dim, self.hidden_size, self.num_layers = embedding_dim, hidden_size, num_layers
         self.bidirectional, self.attention_kind, self.score = bool(bidirectional), attention, score
         self.input_feed, self.bridge, self.dropout_p = bool(input_feed), bridge, float(dropout)
+        self.cell, self.recurrent_dropout, self.zoneout = cell, float(recurrent_dropout), float(zoneout)
         H, E, L = hidden_size, embedding_dim, num_layers
+        regularisers = {"recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
         self.src_embedding = torch.nn.Embedding(src_vocab_size, E, padding_idx=PAD)
         self.tgt_embedding = torch.nn.Embedding(tgt_vocab_size, E, padding_idx=PAD)
-        self.encoder = LSTM(E, H // 2 if bidirectional else H, L, batch_first=True, bidirectional=bidirectional,
-                            dropout=self.dropout_p if L > 1 else 0.0)
+        self.encoder = recurrent_layer(cell, E, H // 2 if bidirectional else H, L, batch_first=True,
+                                       bidirectional=bidirectional, dropout=self.dropout_p if L > 1 else 0.0,
+                                       **regularisers)
+        self.has_cell_state = cell in HAS_CELL_STATE  # (h, c) for the LSTM family, h alone for the GRU and RNN
         if bridge == "dense":
             self.bridge_h = torch.nn.Linear(H, H)
-            self.bridge_c = torch.nn.Linear(H, H)
+            if self.has_cell_state:
+                self.bridge_c = torch.nn.Linear(H, H)
         if attention == "bahdanau":
             extra = H  # the context c_t
         else:
             extra = H if input_feed else 0  # the previous attentional vector
-        self.cells = torch.nn.ModuleList(LSTMCell(E + extra if l == 0 else H, H) for l in range(L))
+        # The plain LSTM keeps its stack of cells; any other cell (or a regulariser) one recurrent layer per
+        # decoder layer, stepped with its own step function (_decoder_steps).
+        self.plain_cells = default_cell(self)
+        if self.plain_cells:
+            self.cells = torch.nn.ModuleList(LSTMCell(E + extra if l == 0 else H, H) for l in range(L))
+        else:
+            self.cells = torch.nn.ModuleList(recurrent_layer(cell, E + extra if l == 0 else H, H, 1, **regularisers)
+                                             for l in range(L))
         self.attention = Attention(H, attention, score)
         self.combine = torch.nn.Linear(2 * H, H, bias=False)  # W_c
         self.generator = torch.nn.Linear(H, tgt_vocab_size)  # W_s, b_s
@@ -160,7 +183,8 @@ class Seq2SeqAttention(torch.nn.Module):
         return {"src_vocab_size": self.src_vocab_size, "tgt_vocab_size": self.tgt_vocab_size,
                 "embedding_dim": self.embedding_dim, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "bidirectional": self.bidirectional, "attention": self.attention_kind, "score": self.score,
-                "input_feed": self.input_feed, "bridge": self.bridge, "dropout": self.dropout_p}
+                "input_feed": self.input_feed, "bridge": self.bridge, "dropout": self.dropout_p, "cell": self.cell,
+                "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
 
     @classmethod
     def from_config(cls, config: dict) -> "Seq2SeqAttention":
@@ -169,11 +193,14 @@ class Seq2SeqAttention(torch.nn.Module):
     # ---- encoder ---------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
         """src (N, S), src_lengths (N,) -> memory (N, S, H) (zero past each length), mask (N, S) and the
-        bridged decoder state (h, c), each (N, L, H)."""
+        bridged decoder state (h, c), each (N, L, H); c is None for a cell without one (GRU, RNN)."""
         src_lengths = torch.as_tensor(src_lengths, dtype=torch.int64, device=src.device)
         x = self.drop(self.src_embedding(src))
-        memory, (h_n, c_n) = self.encoder(x, lengths=src_lengths)  # h_n (L*D, N, H/D)
+        memory, final = self.encoder(x, lengths=src_lengths)  # h_n (L*D, N, H/D), and c_n for the LSTM family
         mask = torch.arange(src.shape[1], device=src.device)[None, :] < src_lengths[:, None]
+        if not self.has_cell_state:
+            return memory, mask, (self._bridge(final, "h"), None)
+        h_n, c_n = final
         return memory, mask, (self._bridge(h_n, "h"), self._bridge(c_n, "c"))
 
     def _bridge(self, final: torch.Tensor, which: str) -> torch.Tensor:
@@ -187,23 +214,43 @@ class Seq2SeqAttention(torch.nn.Module):
         return state
 
     def initial_state(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The decoder's state before its first step: ``(h, c, feed, memory, keys, mask)``, rows on dim 0."""
+        """The decoder's state before its first step: ``(h, c, feed, memory, keys, mask)``, rows on dim 0
+        (c None for a cell without a cell state)."""
         memory, mask, (h, c) = self.encode(src, src_lengths)
         feed = memory.new_zeros(memory.shape[0], self.hidden_size)
         return h, c, feed, memory, self.attention.keys(memory), mask
 
     # ---- decoder ---------------------------------------------------------------------------------
-    def _decode_step(self, emb: torch.Tensor, state: tuple):
-        """One step from the embedded previous token (R, E): -> (dropout(h~_t) (R, H), state, weights (R, S))."""
+    def _decoder_steps(self, steps: int, like: torch.Tensor) -> list | None:
+        """Per decoder layer, its one-step function (:meth:`lstmkit.nn.LSTM.step_function`, the equations
+        of :mod:`lstmkit.nn.functional`) with the masks of one sequence of ``steps`` steps and ``like.shape[0]``
+        rows while training (one recurrent dropout mask for the whole sequence, zoneout masks per step),
+        without dropout and with zoneout's expectation otherwise. None for the plain LSTM's cells."""
+        if self.plain_cells:
+            return None
+        return [layer.step_function(batch_size=like.shape[0], steps=steps) for layer in self.cells]
+
+    def _decode_step(self, emb: torch.Tensor, state: tuple, steps: list | None = None, t: int = 0):
+        """One step from the embedded previous token (R, E): -> (dropout(h~_t) (R, H), state, weights (R, S)).
+
+        ``steps``/``t``: :meth:`_decoder_steps` and the step's index in it (for cells other than the plain
+        LSTM; made here for this one step when not given, as in decoding)."""
         h, c, feed, memory, keys, mask = state
         if self.attention_kind == "bahdanau":
             context, weights = self.attention(h[:, -1], keys, memory, mask)  # query: the previous state
             x = torch.cat([emb, context], dim=1)
         else:
             x = torch.cat([emb, feed], dim=1) if self.input_feed else emb
+        if steps is None and not self.plain_cells:
+            steps, t = self._decoder_steps(1, emb), 0
         hs, cs = [], []
         for layer, cell in enumerate(self.cells):
-            h_l, c_l = cell(x, (h[:, layer], c[:, layer]))
+            if steps is None:
+                h_l, c_l = cell(x, (h[:, layer], c[:, layer]))
+            else:
+                carried = (h[:, layer], c[:, layer]) if c is not None else (h[:, layer],)
+                h_l, new = steps[layer](t, x, carried)
+                c_l = new[1] if c is not None else None
             hs.append(h_l)
             cs.append(c_l)
             x = self.drop(h_l) if layer + 1 < self.num_layers else h_l
@@ -211,15 +258,17 @@ class Seq2SeqAttention(torch.nn.Module):
         if self.attention_kind != "bahdanau":
             context, weights = self.attention(top, keys, memory, mask)  # query: the current state
         attentional = self.drop(torch.tanh(self.combine(torch.cat([context, top], dim=1))))
-        return attentional, (torch.stack(hs, 1), torch.stack(cs, 1), attentional, memory, keys, mask), weights
+        c_new = torch.stack(cs, 1) if c is not None else None
+        return attentional, (torch.stack(hs, 1), c_new, attentional, memory, keys, mask), weights
 
     def forward(self, inputs) -> torch.Tensor:
         src, src_lengths, tgt_in = inputs
         state = self.initial_state(src, src_lengths)
         emb = self.drop(self.tgt_embedding(tgt_in))  # (N, T, E)
+        steps = self._decoder_steps(tgt_in.shape[1], emb)
         outputs = []
         for t in range(tgt_in.shape[1]):
-            attentional, state, _ = self._decode_step(emb[:, t], state)
+            attentional, state, _ = self._decode_step(emb[:, t], state, steps, t)
             outputs.append(attentional)
         return self.generator(torch.stack(outputs, dim=1))  # (N, T, V): one large matrix product
 
@@ -227,9 +276,10 @@ class Seq2SeqAttention(torch.nn.Module):
         """Teacher-forced attention (N, T, S) of every target step over the source."""
         state = self.initial_state(src, src_lengths)
         emb = self.tgt_embedding(tgt_in)
+        steps = self._decoder_steps(tgt_in.shape[1], emb)
         rows = []
         for t in range(tgt_in.shape[1]):
-            _, state, weights = self._decode_step(emb[:, t], state)
+            _, state, weights = self._decode_step(emb[:, t], state, steps, t)
             rows.append(weights)
         return torch.stack(rows, dim=1)
 

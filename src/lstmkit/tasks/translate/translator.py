@@ -166,7 +166,8 @@ class Translator(Application):
         info["source_vocab"], info["target_vocab"] = len(source), len(target)
         seed_everything(cfg.seed)
         model = Seq2SeqAttention(len(source), len(target), cfg.embedding_dim, cfg.hidden_size, cfg.num_layers,
-                                 cfg.bidirectional, cfg.attention, cfg.score, cfg.input_feed, cfg.bridge, cfg.dropout)
+                                 cfg.bidirectional, cfg.attention, cfg.score, cfg.input_feed, cfg.bridge, cfg.dropout,
+                                 cfg.cell, cfg.recurrent_dropout, cfg.zoneout)
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr,
                                    clip_grad_norm=cfg.clip_grad_norm, patience=cfg.patience, restore_best=True,
                                    schedule="plateau", plateau_patience=1, plateau_factor=0.5, monitor="val_loss",

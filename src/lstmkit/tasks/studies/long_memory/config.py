@@ -5,12 +5,14 @@ from dataclasses import dataclass, field
 
 from lstmkit.config import DictConfig
 from lstmkit.errors import ConfigError
+from lstmkit.tasks.cells import CELL_NAMES
 
 # The problems' names (the keys of problems.PROBLEMS, which a test keeps equal): named here so that the
 # command line can list them without importing torch.
 PROBLEM_NAMES = ("adding", "temporal-order")
-MODELS = ("rnn", "lstm")
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM"}
+MODELS = ("rnn", "lstm")  # the study's models by default; any of CELL_NAMES may be compared (--models)
+MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "peephole": "peephole LSTM", "cifg": "CIFG LSTM",
+               "layernorm": "layer-norm LSTM", "gru": "GRU"}
 # Adam's step size per problem, the same for both models. Chosen on a few pilot runs (seed 0, T = 50
 # and 100): 1e-2 lets the LSTM find the adding solution 2-3x sooner than 3e-3, while on the
 # temporal-order problem 1e-2 kept the LSTM at chance at T = 100 and 3e-3 solved it in 300 steps.
@@ -23,6 +25,9 @@ class LongMemoryConfig(DictConfig):
     """Settings of one study. The defaults are the README's run (about 15 minutes on 2 busy cores)."""
 
     tasks: list[str] = field(default_factory=lambda: list(PROBLEM_NAMES))
+    # The recurrent cells compared (lstmkit.tasks.cells.CELL_NAMES); the LSTM is always one: the others get the
+    # unit count that matches its parameter count, and its gates are drawn.
+    models: list[str] = field(default_factory=lambda: list(MODELS))
     lengths: list[int] = field(default_factory=lambda: [10, 50, 100, 200])
     seeds: int = 2  # runs per (task, length, model), seeded seed, seed + 1, ...
     steps: int = 2000  # optimiser steps per run at most (the budget, the same for both models; rounded up to
@@ -45,6 +50,15 @@ class LongMemoryConfig(DictConfig):
         if unknown or not self.tasks:
             raise ConfigError(f"unknown task(s) {unknown}; choose from {', '.join(PROBLEM_NAMES)}")
         self.tasks = list(dict.fromkeys(self.tasks))
+        if isinstance(self.models, str):
+            self.models = [self.models]
+        unknown = [m for m in self.models if m not in CELL_NAMES]
+        if unknown:
+            raise ConfigError(f"unknown model(s) {unknown}; choose from {', '.join(CELL_NAMES)}")
+        if "lstm" not in self.models:
+            raise ConfigError(f"models must include lstm (the others are matched to it in parameters), "
+                              f"got {self.models}")
+        self.models = list(dict.fromkeys(self.models))
         if not self.lengths:
             raise ConfigError("at least one sequence length is needed")
         for length in self.lengths:

@@ -20,27 +20,27 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from lstmkit.nn import LSTM, RNN
+from lstmkit.nn import recurrent_layer
 from lstmkit.registry import register_model
-from lstmkit.tasks.studies.long_memory.config import MODELS
+from lstmkit.tasks.cells import CELL_NAMES
 from lstmkit.tasks.studies.long_memory.problems import Problem
 
 
 @register_model("long_memory_net")
 class LongMemoryNet(torch.nn.Module):
-    """A recurrent layer (``lstmkit.nn.LSTM`` or ``RNN``) and a linear head on its last hidden state.
+    """A recurrent layer (``lstmkit.nn.LSTM``, ``RNN``, or any other cell of :data:`lstmkit.nn.CELLS`) and a
+    linear head on its last hidden state.
 
     ``forward(x)``: x (N, T, input_size) -> (N, output_size).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int, *, backend: str = "auto"):
         super().__init__()
-        if cell not in MODELS:
-            raise ValueError(f"cell must be one of {MODELS}, got {cell!r}")
+        if cell not in CELL_NAMES:
+            raise ValueError(f"cell must be one of {', '.join(CELL_NAMES)}, got {cell!r}")
         self.cell, self.input_size, self.hidden_size, self.output_size = cell, input_size, hidden_size, output_size
         self.backend = backend
-        layer = LSTM if cell == "lstm" else RNN
-        self.rnn = layer(input_size, hidden_size, batch_first=True, backend=backend)
+        self.rnn = recurrent_layer(cell, input_size, hidden_size, batch_first=True, backend=backend)
         self.head = torch.nn.Linear(hidden_size, output_size)
 
     def get_config(self) -> dict:
@@ -66,7 +66,7 @@ class LongMemoryNet(torch.nn.Module):
         hidden: list[Tensor] = []
         for x_t in x.unbind(1):  # T x (N, F)
             _, state = self.rnn(x_t.unsqueeze(1), state)
-            if isinstance(state, tuple):  # LSTM: (h, c), each (1, N, H)
+            if isinstance(state, tuple):  # the LSTM family: (h, c), each (1, N, H)
                 h = state[0][0]
                 state = (h.unsqueeze(0), state[1])
             else:
@@ -97,9 +97,30 @@ def matched_rnn_hidden_size(problem: Problem, lstm_hidden: int) -> int:
     return min((max(1, math.floor(root)), math.ceil(root)), key=lambda h: abs(count_rnn(h) - target))
 
 
+def matched_hidden_size(cell: str, problem: Problem, lstm_hidden: int) -> int:
+    """Units of a ``cell`` network whose parameter count (layer + head) is closest to that of the LSTM with
+    ``lstm_hidden`` (:func:`matched_rnn_hidden_size` for the RNN; counted on built networks for the others)."""
+    if cell == "lstm":
+        return lstm_hidden
+    if cell == "rnn":
+        return matched_rnn_hidden_size(problem, lstm_hidden)
+
+    def count(cell_name: str, h: int) -> int:
+        return parameter_count(LongMemoryNet(cell_name, problem.input_size, h, problem.output_size))
+
+    target = count("lstm", lstm_hidden)
+    low, high = 1, 4 * lstm_hidden + 8  # the count grows with h: the last h with count <= target, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count(cell, middle) <= target:
+            low = middle
+        else:
+            high = middle - 1
+    return min((low, low + 1), key=lambda h: abs(count(cell, h) - target))
+
+
 def build_model(cell: str, problem: Problem, lstm_hidden: int) -> LongMemoryNet:
-    hidden = lstm_hidden if cell == "lstm" else matched_rnn_hidden_size(problem, lstm_hidden)
-    return LongMemoryNet(cell, problem.input_size, hidden, problem.output_size)
+    return LongMemoryNet(cell, problem.input_size, matched_hidden_size(cell, problem, lstm_hidden), problem.output_size)
 
 
 # --------------------------------------------------------------------------------- gradient flow

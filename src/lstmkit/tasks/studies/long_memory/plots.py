@@ -13,8 +13,9 @@ import numpy as np
 
 from lstmkit.tasks.studies.long_memory.problems import PROBLEMS
 
-COLORS = {"rnn": "C3", "lstm": "C0"}
-NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM"}
+COLORS = {"rnn": "C3", "lstm": "C0", "gru": "C2", "peephole": "C1", "cifg": "C4", "layernorm": "C5"}
+NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM",
+         "layernorm": "layer-norm LSTM"}
 _LABELS = {"mse": "test MSE", "cross_entropy": "test cross-entropy", "accuracy": "test accuracy",
            "within_0.04": "fraction |error| < 0.04"}
 
@@ -49,7 +50,7 @@ def summary_plot(results: dict, path: str | Path) -> Path:
     fig.subplots_adjust(wspace=0.3)
     for ax, task in zip(axes[0], tasks):
         metric = _headline(task)
-        for cell in ("rnn", "lstm"):
+        for cell in results["config"].get("models", ["rnn", "lstm"]):
             means = []
             for length in lengths:
                 values = [r["test"][metric] for r in results["runs"]

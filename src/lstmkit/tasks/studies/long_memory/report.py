@@ -45,11 +45,15 @@ def _fmt(value: float, digits: int = 3) -> str:
 def markdown_report(results: dict) -> str:
     """``results.md``: per task, one table with a row per length and model and the baseline."""
     config = results["config"]
-    lines = ["# Long-memory study: vanilla RNN against LSTM", ""]
+    models = config.get("models", ["rnn", "lstm"])
+    title = ("vanilla RNN against LSTM" if models == ["rnn", "lstm"]
+             else ", ".join(MODEL_NAMES[m] for m in models if m != "lstm") + " against LSTM")
+    lines = [f"# Long-memory study: {title}", ""]
     lines.append(
         f"Settings: lengths {config['lengths']}, {config['seeds']} seed(s) from {config['seed']}, at most "
         f"{config['steps']} Adam steps of {config['batch_size']} fresh sequences, gradient norm clipped at "
-        f"{config['clip_grad_norm']}, LSTM {config['hidden_size']} units, RNN matched in parameters; "
+        f"{config['clip_grad_norm']}, LSTM {config['hidden_size']} units, "
+        f"{'RNN' if models == ['rnn', 'lstm'] else 'the others'} matched in parameters; "
         f"validation every {config['eval_every']} steps; test set of {config['test_size']} sequences. "
         f"Wall time {results['wall_seconds'] / 60:.1f} min."
     )

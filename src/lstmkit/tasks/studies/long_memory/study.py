@@ -41,7 +41,7 @@ from torch import Tensor
 
 from lstmkit.files import atomic_write_text, check_run_dir, write_json
 from lstmkit.runtime import seed_everything
-from lstmkit.tasks.studies.long_memory.config import INPUT_COLUMNS, MODELS, LongMemoryConfig
+from lstmkit.tasks.studies.long_memory.config import INPUT_COLUMNS, LongMemoryConfig
 from lstmkit.tasks.studies.long_memory.model import (
     LongMemoryNet,
     build_model,
@@ -187,7 +187,7 @@ def run_study(config: LongMemoryConfig, out: str | Path, *, on_run: Callable[[di
             data = make_data(problem, length, config)
             baselines[task][str(length)] = baseline_metrics(problem, data)
             for index in range(config.seeds):
-                for cell in MODELS:
+                for cell in config.models:
                     model, record = train_model(problem, cell, length, config.seed + index, config, data)
                     runs.append(record)
                     if index == 0:
