@@ -46,7 +46,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     sets = data_sets()
-    print(f"{'data':8} {'seed':>4} {'LSTM':>7} {'naive':>7} {'s.naive':>7} {'ets':>7} {'windows':>7} {'epochs':>6} {'secs':>5}")
+    print(f"{'data':8} {'seed':>4} {'LSTM':>7} {'naive':>7} {'s.naive':>7} {'ets':>7} {'ar':>7} {'windows':>7} {'epochs':>6} {'secs':>5}")
     summary = {}
     for name in args.sets:
         frame, options = sets[name]
@@ -60,13 +60,14 @@ def main(argv=None):
             scores.append(result["model"]["mase"])
             print(f"{name:8} {seed:>4} {result['model']['mase']:7.3f} {b['naive']['mase']:7.3f} "
                   f"{b['seasonal_naive']['mase']:7.3f} {b.get('ets', {}).get('mase', float('nan')):7.3f} "
-                  f"{result['split']['test_windows']:>7} {len(forecaster.history):>6} {seconds:5.0f}", flush=True)
-        summary[name] = (statistics.mean(scores), min(scores), max(scores), b)
+                  f"{b['ar']['mase']:7.3f} {result['split']['test_windows']:>7} {len(forecaster.history):>6} {seconds:5.0f}", flush=True)
+        summary[name] = (statistics.mean(scores), min(scores), max(scores), {**b, "ar_order": result["split"]["ar_order"]})
     print("\nmean test MASE over seeds (min-max), against the baselines and the peers of issue 5:")
     for name, (mean, low, high, b) in summary.items():
         peers = ", ".join(f"{k} {v:.3f}" for k, v in PEERS.get(name, {}).items())
         print(f"  {name:8} lstmkit {mean:.3f} ({low:.3f}-{high:.3f}); seasonal naive "
-              f"{b['seasonal_naive']['mase']:.3f}, naive {b['naive']['mase']:.3f}"
+              f"{b['seasonal_naive']['mase']:.3f}, naive {b['naive']['mase']:.3f}, "
+              f"AR({b['ar_order']}) {b['ar']['mase']:.3f}"
               + (f"; {peers}" if peers else ""))
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +16,7 @@ ort = pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
 from lstmkit.errors import InputFileError, UsageError, UserError  # noqa: E402
 from lstmkit.export import export_lstm_onnx, export_run_onnx  # noqa: E402
 from lstmkit.nn import GRU, LSTM, RNN  # noqa: E402
+from tiny_runs import sine_table  # noqa: E402
 
 TOL = 1e-5
 
@@ -238,49 +238,6 @@ def test_a_bare_lstm_run_exports(tmp_path):
 
 
 # ------------------------------------------------------------------------- forecasting and anomalies
-def monthly_table(n: int = 150, seed: int = 0) -> pd.DataFrame:
-    """A positive, trending, seasonal monthly series (modelled on the log scale) and one extra feature."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    sales = (100 + 0.8 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.02, n))
-    return pd.DataFrame({"month": pd.date_range("2000-01-01", periods=n, freq="MS"), "sales": sales,
-                         "promo": rng.normal(size=n)})
-
-
-def sine_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({"value": np.sin(2 * np.pi * np.arange(n) / 25) + 0.1 * rng.normal(size=n)})
-
-
-@pytest.fixture(scope="module")
-def forecast_run(tmp_path_factory):
-    """A tiny forecaster with every part the graph has to carry: two ensemble members, three quantiles,
-    a feature, a seasonal baseline, log targets. A few epochs move the heads off their zero start."""
-    from lstmkit.tasks.forecast import ForecastConfig, Forecaster
-
-    directory = tmp_path_factory.mktemp("forecast") / "run"
-    table = monthly_table()
-    config = ForecastConfig(targets=["sales"], features=["promo"], time_column="month", quantiles=[0.1, 0.5, 0.9],
-                            hidden_size=8, ensemble=2, epochs=5, patience=5)
-    Forecaster(config).fit(table).save(directory)
-    return directory, table
-
-
-@pytest.fixture(scope="module")
-def anomaly_runs(tmp_path_factory):
-    """One tiny run per anomaly method: {"prediction": dir, "reconstruction": dir}."""
-    from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector
-
-    runs = {}
-    for method in ("prediction", "reconstruction"):
-        directory = tmp_path_factory.mktemp("anomaly") / method
-        config = AnomalyConfig(columns=["value"], method=method, window=16, hidden_size=8, epochs=3, patience=3,
-                               train_fraction=0.6)
-        AnomalyDetector(config).fit(sine_table()).save(directory)
-        runs[method] = directory
-    return runs
-
-
 def test_forecaster_exports_with_batch_dynamic_and_time_fixed(forecast_run):
     from lstmkit.train import load_model
 

@@ -185,3 +185,75 @@ def test_int8_runs_a_gru_and_refuses_a_fused_cell_in_one_line(tmp_path, capsys):
 
     with pytest.raises(UsageError, match="peephole cell"):  # the service refuses it before it starts
         build_app([gru, peephole], quantize="int8")
+
+
+# ------------------------------------------------------------------------------- forecasters and anomalies
+def test_forecast_predict_with_quantize_int8_stays_within_the_recorded_deviation(forecast_run, tmp_path):
+    """The int8 forecaster through `lstmkit forecast predict --quantize int8`: every value within the recorded
+    deviation of the graph's (relative, scaled) output, carried back to the original scale; the test-part MASE
+    barely moves."""
+    from lstmkit.cli import main
+    from lstmkit.tasks.forecast import Forecaster
+
+    directory, table = forecast_run
+    data = tmp_path / "sales.csv"
+    table.to_csv(data, index=False)
+    floating, int8 = tmp_path / "float.csv", tmp_path / "int8.csv"
+    assert main(["forecast", "predict", str(data), "--model", str(directory), "--out", str(floating)]) == 0
+    assert main(["forecast", "predict", str(data), "--model", str(directory), "--out", str(int8),
+                 "--quantize", "int8"]) == 0
+    a, b = pd.read_csv(floating), pd.read_csv(int8)
+    assert list(a.columns) == list(b.columns) and list(a["time"]) == list(b["time"])
+    forecaster = Forecaster.load(directory)
+    module = quantized_model(directory)
+    assert isinstance(module, OnnxModule) and 0 < module.deviation < 0.05
+    # the graph's output is relative: value = exp(level + rel * scale) on the log scale, so a deviation d of rel
+    # moves a value by a factor of at most exp(d * scale)
+    bound = float(np.exp(module.deviation * max(forecaster.state.target_scale))) - 1
+    for column in ("forecast", "q0.1", "q0.9"):
+        assert np.all(np.abs(b[column] / a[column] - 1) <= bound + 1e-5), column  # + the CSV's 6 digits
+    expected = forecaster.evaluate(table)["model"]["mase"]
+    forecaster.model = module
+    assert abs(forecaster.evaluate(table)["model"]["mase"] - expected) < 0.01  # measured: 0.587 -> 0.587
+
+
+@pytest.mark.parametrize("method", ["prediction", "reconstruction"])
+def test_anomaly_detect_with_quantize_int8_stays_close_and_flags_the_same(anomaly_runs, method, tmp_path):
+    from lstmkit.cli import main
+    from tiny_runs import sine_table
+
+    directory = anomaly_runs[method]
+    series = sine_table(400, seed=1)
+    series.loc[350, "value"] += 3  # one clear anomaly
+    data = tmp_path / "series.csv"
+    series.to_csv(data, index=False)
+    for name, extra in (("float", []), ("int8", ["--quantize", "int8"])):
+        assert main(["anomaly", "detect", str(data), "--model", str(directory), "--out", str(tmp_path / name),
+                     *extra]) == 0
+    a, b = (pd.read_csv(tmp_path / name / "scores.csv") for name in ("float", "int8"))
+    assert list(a["error"].isna()) == list(b["error"].isna())  # the same warm-up and unscored tail
+    # An error is a mean of |x - output| in standardised units (up to ~4.5 here), so it moves by no more than the
+    # outputs: within the deviation recorded on the export's check batch (measured: below 1e-3, recorded 0.002-0.04).
+    recorded = quantized_model(directory).deviation
+    assert np.nanmax(np.abs(a["error"] - b["error"])) <= recorded
+    assert list(a["is_anomaly"]) == list(b["is_anomaly"])  # measured: no flag changed
+    if method == "prediction":  # it flags the jump (10 points), so there are flags to compare
+        assert a["is_anomaly"].iloc[350:360].any()
+
+
+def test_anomaly_int8_scores_batches_and_keeps_the_float64_streams(anomaly_runs):
+    from lstmkit.export.runtime import use_int8
+    from lstmkit.tasks.anomaly import AnomalyDetector
+    from tiny_runs import sine_table
+
+    directory = anomaly_runs["prediction"]
+    detector = AnomalyDetector.load(directory)
+    values = sine_table(50, seed=2)["value"].tolist()
+    stream = detector.stream()
+    expected = [stream.update([v]) for v in values]
+    module = use_int8(detector, directory)
+    assert detector.batch_model is module and isinstance(module, OnnxModule)
+    prediction, (hn, cn) = module(torch.zeros(2, 5, 1, dtype=torch.float64))  # the next-step model's interface
+    assert prediction.shape == (2, 5, 1) and hn.shape == cn.shape == (1, 2, 8)
+    stream = detector.stream()
+    assert [stream.update([v]) for v in values] == expected

@@ -408,3 +408,40 @@ def test_streams_and_predictions_of_models_with_a_state_of_h_alone(tmp_path):
         assert r.status_code == 200, r.text
         assert r.json()["next"] == [{"token": t, "probability": p} for t, p in lm.next_words("to be or", 3)]
         assert r.json()["continuation"] == lm.generate("to be or", 5, seed=3)
+
+
+# ------------------------------------------------------------------------------- --quantize int8
+def test_quantized_forecaster_and_anomaly_predict_stay_close_and_streams_stay_exact(dirs):
+    """--quantize int8: /predict of a forecaster and of an anomaly model run their int8 graphs (values within
+    a few hundredths of the float model's, the same flags here); /stream keeps the float64 NumPy streamer,
+    so its scores are exactly the float detector's."""
+    pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
+    from lstmkit.export.runtime import OnnxModule
+
+    app = build_app([dirs / "sales", dirs / "sensor", dirs / "reviews"], quantize="int8")
+    assert isinstance(app.state.models["sales"].app.model, OnnxModule)
+    detector_int8 = app.state.models["sensor"].app
+    assert isinstance(detector_int8.batch_model, OnnxModule) and not isinstance(detector_int8.model, OnnxModule)
+    with TestClient(app) as c:
+        df = monthly()
+        r = predict(c, "sales", {"data": df.to_dict(orient="records")})
+        assert r.status_code == 200, r.text
+        got = pd.DataFrame(r.json()["forecast"])
+        expected = Forecaster.load(dirs / "sales").predict(df)
+        assert list(got["time"]) == [row["time"] for row in records(expected)] and got.shape == expected.shape
+        # sales ~ 160: int8 moves the forecast by a few hundredths of a percent
+        np.testing.assert_allclose(got["forecast"], expected["forecast"], rtol=2e-3)
+
+        series = sine(120, seed=3)
+        series.loc[100, "value"] += 4  # one clear anomaly, so that flags are compared too
+        r = predict(c, "sensor", {"data": series.to_dict(orient="records")})
+        assert r.status_code == 200, r.text
+        scores = pd.DataFrame(r.json()["scores"])
+        expected = AnomalyDetector.load(dirs / "sensor").detect(series)["scores"]
+        np.testing.assert_allclose(scores["error"].astype(float), expected["error"], atol=0.05, equal_nan=True)
+        assert list(scores["is_anomaly"]) == list(expected["is_anomaly"]) and expected["is_anomaly"].any()
+
+        values = sine(30, seed=5)["value"].tolist()
+        streamed = c.post("/models/sensor/stream/q", json={"rows": [[v] for v in values]}).json()["scores"]
+        alone = AnomalyDetector.load(dirs / "sensor").stream()
+        assert streamed == [alone.update([v]) for v in values]

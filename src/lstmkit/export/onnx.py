@@ -34,6 +34,18 @@ What the graphs look like:
   state optional and carried as for a bare LSTM, so a generator can feed one token at a time. The ids
   come from config.json's ``data``: its ``tokenizer`` splits the text, its ``vocabulary`` numbers the
   tokens (unknown ones ``<unk>``).
+* a translator (``"translator"``): two graphs, ``X.encoder.onnx`` and ``X.decoder.onnx`` for ``--out X.onnx``
+  (:func:`translator_paths`), and one ``X.preprocessing.json``. The encoder: ``src`` (N, S) int64 padded
+  with 0 and ``src_lengths`` (N,) int64 -> the decoder's initial state ``h`` (N, L, H), ``c`` (N, L, H, the
+  LSTM family only), ``feed`` (N, H) zeros, and ``memory``, ``keys`` (N, S, H) and ``mask`` (N, S) bool, the
+  encoder's states, the attention's keys and the real tokens. The decoder step: ``tokens`` (R,) int64 (the
+  previous token, ``<bos>`` first) and that state -> ``log_probs`` (R, V) (``<pad>`` and ``<bos>`` at -inf),
+  ``h_next``, ``c_next``, ``feed_next``, and ``attention`` (R, S). N, R and S are dynamic; memory, keys and
+  mask do not change between steps. A decoder that does not read ``feed`` (Bahdanau's attention, or Luong's
+  without input feeding) does not list it. Greedy search, beam search (reorder every state tensor's rows)
+  and sampling are loops over the step graph: :class:`lstmkit.export.runtime.OnnxTranslator` puts the two
+  graphs behind ``initial_state``/``step``, so :mod:`lstmkit.decoding.search` drives them unchanged; the
+  preprocessing JSON holds the tokenisers, the special ids and the length limit.
 
 Models built with another cell (a task's ``--cell``): the GRU and the RNN export as ONNX's GRU and RNN
 operators, and where a graph carries a state (bare layers, the anomaly next-step predictor, the language
@@ -88,18 +100,21 @@ from lstmkit.export.graphs import (check_against_torch, deviation, has_cell_stat
                                    native_eval_copy, quantize_onnx_int8, require_onnx, seeded_randn, torch_export,
                                    write_onnx)
 from lstmkit.export.task_graphs import (export_autoencoder, export_forecaster, export_language_model, export_next_step,
-                                        lengths_examples, lengths_graph_module)
+                                        export_translator, lengths_examples, lengths_graph_module)
 
 if TYPE_CHECKING:  # torch is imported when a function runs, not with the module
     from lstmkit.nn import LSTM
 
-__all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path", "quantize_onnx_int8"]
+__all__ = ["SUPPORTED_MODEL_TYPES", "export_lstm_onnx", "export_run_onnx", "preprocessing_path", "quantize_onnx_int8",
+           "translator_paths"]
 
 SUPPORTED_MODEL_TYPES = ("action_net", "anomaly_autoencoder", "anomaly_next_step", "forecaster", "gru", "lstm",
-                         "rnn", "text_classifier", "text_lm")
+                         "rnn", "text_classifier", "text_lm", "translator")
 # Bare recurrent layers saved with save_model: exported by export_lstm_onnx. The LSTM variants' model types are
 # taken there too, to be refused with the reason (lstmkit.export.graphs.not_exportable).
 _BARE_LAYERS = ("lstm", "gru", "rnn", "peephole_lstm", "layernorm_lstm")
+# A translator is two graphs: X.onnx names X.encoder.onnx and X.decoder.onnx.
+_TRANSLATOR_PARTS = (".encoder", ".decoder")
 
 
 # ----------------------------------------------------------------------------------- a bare LSTM
@@ -183,9 +198,27 @@ def export_lstm_onnx(lstm: "LSTM", path: str | os.PathLike, *, opset: int | None
 
 # ---------------------------------------------------------------------------------- run directories
 def preprocessing_path(onnx_path: str | os.PathLike) -> Path:
-    """Where the preprocessing of ``model.onnx`` is written: ``model.preprocessing.json`` beside it."""
+    """Where the preprocessing of ``model.onnx`` is written: ``model.preprocessing.json`` beside it (for a
+    translator's ``model.encoder.onnx`` and ``model.decoder.onnx``, their shared ``model.preprocessing.json``)."""
     onnx_path = Path(onnx_path)
-    return onnx_path.with_name(onnx_path.stem + ".preprocessing.json")
+    return onnx_path.with_name(_graph_stem(onnx_path) + ".preprocessing.json")
+
+
+def translator_paths(onnx_path: str | os.PathLike) -> tuple[Path, Path]:
+    """A translator's two graphs, ``X.encoder.onnx`` and ``X.decoder.onnx``, for ``X.onnx`` (the name given
+    to the export) or either graph's own path."""
+    onnx_path = Path(onnx_path)
+    stem = _graph_stem(onnx_path)
+    return onnx_path.with_name(stem + ".encoder.onnx"), onnx_path.with_name(stem + ".decoder.onnx")
+
+
+def _graph_stem(onnx_path: Path) -> str:
+    """``model`` for model.onnx, model.encoder.onnx and model.decoder.onnx."""
+    stem = onnx_path.stem
+    for part in _TRANSLATOR_PARTS:
+        if stem.endswith(part):
+            return stem[: -len(part)]
+    return stem
 
 
 def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | None = None, *,
@@ -196,10 +229,12 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
     holds what another runtime needs to prepare inputs and read outputs: the graph's inputs and
     outputs, and config.json's ``task`` and ``data`` sections (channel means and scales, vocabulary,
     classes in logit order, frame size; a forecaster's season, widths, target scale and feature scaler; an
-    anomaly detector's transform and scaler). Supported ``model_type``s: :data:`SUPPORTED_MODEL_TYPES`;
-    any other is a :class:`~lstmkit.errors.UsageError`. ``quantize="int8"`` writes the graph with int8
-    weights instead (:func:`quantize_onnx_int8`; default name ``model.int8.onnx``) and records in the
-    JSON how far its outputs are from the float graph's on a check batch. Returns the ONNX path.
+    anomaly detector's transform and scaler; a translator's tokenisers, special ids and length limit).
+    Supported ``model_type``s: :data:`SUPPORTED_MODEL_TYPES`; any other is a :class:`~lstmkit.errors.UsageError`.
+    ``quantize="int8"`` writes the graph with int8 weights instead (:func:`quantize_onnx_int8`; default name
+    ``model.int8.onnx``) and records in the JSON how far its outputs are from the float graph's on a check
+    batch. Returns the ONNX path; for a translator, which is two graphs (:func:`translator_paths`), the
+    encoder's (``model.encoder.onnx``), whose :func:`preprocessing_path` is their shared JSON.
     """
     from lstmkit.files import atomic_write_text
     from lstmkit.train import load_model, read_config
@@ -221,6 +256,8 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
     if final.suffix != ".onnx":
         raise UsageError(f"--out {final}: the ONNX file's name must end in .onnx")
     model = load_model(directory)
+    if model_type == "translator":
+        return _export_translator_run(model, config, final, opset, quantize)
     if quantize:  # the float graph is written and checked first, then quantised into place
         import tempfile
 
@@ -241,6 +278,38 @@ def export_run_onnx(model_dir: str | os.PathLike, out_path: str | os.PathLike | 
         description["quantization"] = quantization
     atomic_write_text(preprocessing_path(final), json.dumps(description, indent=2) + "\n")
     return final
+
+
+def _export_translator_run(model, config: dict, final: Path, opset: int | None, quantize: str | None) -> Path:
+    """A translator's encoder and decoder-step graphs (:func:`translator_paths` of ``final``) and their shared
+    preprocessing JSON; with ``quantize``, both graphs int8 and the deviation of each recorded. Returns the
+    encoder's path (whose :func:`preprocessing_path` is the JSON)."""
+    from lstmkit.files import atomic_write_text
+
+    encoder, decoder = translator_paths(final)
+    if quantize:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lstmkit-onnx-") as tmp:
+            floating = translator_paths(Path(tmp) / "float.onnx")
+            encoder_feed, decoder_feed, described = export_translator(model, config, *floating, opset)
+            quantization = {"weights": "int8, onnxruntime dynamic quantisation (activations quantised per call)"}
+            for part, source, target, feed in (("encoder", floating[0], encoder, encoder_feed),
+                                               ("decoder", floating[1], decoder, decoder_feed)):
+                quantize_onnx_int8(source, target)
+                quantization[part] = {"max_abs_output_difference_from_float": deviation(source, target, feed),
+                                      "checked_on": {name: list(t.shape) for name, t in feed.items()}}
+            # one number for the command line and for callers that read it as for the other models
+            quantization["max_abs_output_difference_from_float"] = max(
+                quantization[part]["max_abs_output_difference_from_float"] for part in ("encoder", "decoder"))
+    else:
+        _, _, described = export_translator(model, config, encoder, decoder, opset)
+    description = {"model_type": "translator", "onnx": {"encoder": encoder.name, "decoder": decoder.name},
+                   **described, "task": config.get("task"), "data": config.get("data")}
+    if quantize:
+        description["quantization"] = quantization
+    atomic_write_text(preprocessing_path(final), json.dumps(description, indent=2) + "\n")
+    return encoder
 
 
 def _export_graph(model_type: str, model, config: dict, out: Path, opset: int | None):

@@ -13,8 +13,8 @@ from lstmkit.export.graphs import (check_against_torch, declare_output_sizes, ha
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["export_autoencoder", "export_forecaster", "export_language_model", "export_next_step", "lengths_examples",
-           "lengths_graph_module"]
+__all__ = ["export_autoencoder", "export_forecaster", "export_language_model", "export_next_step", "export_translator",
+           "export_video_parts", "lengths_examples", "lengths_graph_module"]
 
 
 def lengths_graph_module(model: "torch.nn.Module"):
@@ -287,3 +287,214 @@ def export_autoencoder(model, out: Path, opset: int | None):
     outputs = {"reconstruction": (f"(N, {W}, {F}) float32, the window rebuilt; a point's error is mean_f "
                                   "|x - reconstruction| averaged over the W windows that hold it")}
     return feed(3, W, 1), inputs, outputs
+
+
+# ------------------------------------------------------------------------------------------ translation
+def _translator_modules(model):
+    """(encoder, decoder step) graph modules of a :class:`~lstmkit.tasks.translate.model.Seq2SeqAttention`
+    copy running torch's kernels, and whether its state carries c (the LSTM family; a GRU or an RNN does not).
+
+    encoder(src, src_lengths) -> (h, [c,] feed, memory, keys, mask): :meth:`initial_state`, flattened.
+    decoder(tokens, h, [c,] feed, memory, keys, mask) -> (log_probs, h_next, [c_next,] feed_next, attention):
+    one :meth:`step`; memory, keys and mask do not change between steps, so they are not outputs.
+    """
+    import torch
+
+    native = native_eval_copy(model)
+    with_cell = bool(native.has_cell_state)
+
+    class TranslatorEncoder(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, src, src_lengths):
+            h, c, feed, memory, keys, mask = self.model.initial_state(src, src_lengths)
+            return (h, c, feed, memory, keys, mask) if with_cell else (h, feed, memory, keys, mask)
+
+    class TranslatorDecoderStep(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, tokens, *state):
+            if with_cell:
+                h, c, feed, memory, keys, mask = state
+            else:
+                (h, feed, memory, keys, mask), c = state, None
+            log_probs, (h, c, feed, _, _, _), weights = self.model.step(tokens, (h, c, feed, memory, keys, mask))
+            return (log_probs, h, c, feed, weights) if with_cell else (log_probs, h, feed, weights)
+
+    return TranslatorEncoder(native).eval(), TranslatorDecoderStep(native).eval(), with_cell
+
+
+def export_translator(model, config: dict, encoder_path: Path, decoder_path: Path, opset: int | None):
+    """A translator's two graphs, each checked against PyTorch at other batch sizes (rows) and source lengths:
+    the encoder at ``encoder_path``, one decoder step at ``decoder_path``.
+
+    Returns (the encoder's check feed, the decoder's check feed, the graphs described for the preprocessing
+    JSON). Decoding itself (greedy, beam search, sampling) is the caller's loop over the step graph, as
+    :class:`lstmkit.export.runtime.OnnxTranslator` drives it through :mod:`lstmkit.decoding.search`.
+    """
+    import torch
+
+    encoder, decoder, with_cell = _translator_modules(model)
+    L, H, V, V_src = model.num_layers, model.hidden_size, model.tgt_vocab_size, model.src_vocab_size
+    state_names = ["h", "c", "feed", "memory", "keys", "mask"] if with_cell else ["h", "feed", "memory", "keys", "mask"]
+    carried = ["h", "c", "feed"] if with_cell else ["h", "feed"]
+    step_outputs = ["log_probs", *[f"{name}_next" for name in carried], "attention"]
+
+    def encoder_feed(lengths: list[int], seed: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        S = max(lengths)
+        src = torch.randint(4, max(V_src, 5), (len(lengths), S), generator=g)  # ids >= 4: no special token
+        src_lengths = torch.tensor(lengths, dtype=torch.int64)
+        src[torch.arange(S) >= src_lengths.unsqueeze(1)] = 0  # padded with <pad>, as the translator pads
+        return {"src": src, "src_lengths": src_lengths}
+
+    def decoder_feed(lengths: list[int], seed: int) -> dict[str, torch.Tensor]:
+        """A step from a random state over the memory of real (random) sentences: masks and zeroed pads as
+        in decoding, the carried state anywhere (so that feed and c are not the zeros of a first step)."""
+        g = torch.Generator().manual_seed(seed + 100)
+        with torch.no_grad():
+            state = dict(zip(state_names, encoder(*encoder_feed(lengths, seed).values())))
+        R = len(lengths)
+        state["h"] = torch.randn(R, L, H, generator=g)
+        if with_cell:
+            state["c"] = torch.randn(R, L, H, generator=g)
+        state["feed"] = torch.randn(R, H, generator=g)
+        return {"tokens": torch.randint(0, max(V, 1), (R,), generator=g), **state}
+
+    src_axes = {"src": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"}}
+    state_axes = {name: {0: "batch"} for name in ("h", "c", "feed")}
+    state_axes.update({name: {0: "batch", 1: "source"} for name in ("memory", "keys", "mask")})
+
+    def write_encoder(tmp: Path) -> None:
+        # The example holds a length shorter than S: the LSTM skips packing when none is, and tracing would
+        # keep only that branch (see lstmkit.nn.layers _run).
+        torch_export(encoder, tuple(encoder_feed([6, 3], 0).values()), tmp, input_names=["src", "src_lengths"],
+                     output_names=state_names, dynamic_axes={**src_axes, **{n: state_axes[n] for n in state_names}},
+                     opset=opset)
+        declare_output_sizes(tmp, {"feed": {1: H}})  # zeros of (N, H): inference named the second axis "batch"
+        check_against_torch(tmp, encoder, [encoder_feed([9, 2, 5], 1), encoder_feed([4], 2)], state_names)
+
+    rows = {name: {0: "rows", **({1: "source"} if name in ("memory", "keys", "mask") else {})} for name in state_names}
+    rows.update({"tokens": {0: "rows"}, "log_probs": {0: "rows"}, "attention": {0: "rows", 1: "source"}})
+    rows.update({f"{name}_next": {0: "rows"} for name in carried})
+
+    def write_decoder(tmp: Path) -> None:
+        torch_export(decoder, tuple(decoder_feed([6, 3], 0).values()), tmp, input_names=["tokens", *state_names],
+                     output_names=step_outputs, dynamic_axes=rows, opset=opset)
+        check_against_torch(tmp, decoder, [decoder_feed([9, 2, 5, 9, 1], 1), decoder_feed([4], 2)], step_outputs)
+
+    write_onnx(encoder_path, write_encoder)
+    write_onnx(decoder_path, write_decoder)
+    state_shapes = {
+        "h": f"(N, {L}, {H}) float32, the decoder's hidden state per layer (bridged from the encoder's final state)",
+        "c": f"(N, {L}, {H}) float32, its cell state per layer",
+        "feed": f"(N, {H}) float32, the previous attentional vector (input feeding; zeros before the first step)",
+        "memory": f"(N, S, {H}) float32, the encoder's states (zero past each length)",
+        "keys": f"(N, S, {H}) float32, the attention's keys (computed once per sentence)",
+        "mask": "(N, S) bool, True at real source tokens",
+    }
+    if not with_cell:
+        del state_shapes["c"]
+    target = config.get("task") or {}
+    encoder_io = {
+        "inputs": {
+            "src": (f"(N, S) int64 source token ids in [0, {V_src}), padded with 0 (<pad>): the sentence split by "
+                    "data.source (kind 'word': data.source.tokenizer's rules, then data.source.vocabulary; kind 'bpe': "
+                    "the tokenizers BPE model data.source.model) with no <bos> or <eos>; a sentence that gives no "
+                    "token is one <unk> (id 1)"),
+            "src_lengths": "(N,) int64, tokens of each sentence, 1 <= length <= S",
+        },
+        "outputs": state_shapes,
+    }
+    import onnx
+
+    # The exporter leaves out an input the step does not read: feed, without input feeding (Bahdanau's
+    # attention, or Luong's with input_feed off). The encoder still gives it; a runtime feeds what is listed.
+    read = {arg.name for arg in onnx.load(str(decoder_path)).graph.input}
+    sizes = {"h": f"(R, {L}, {H})", "c": f"(R, {L}, {H})", "feed": f"(R, {H})"}
+    decoder_io = {
+        "inputs": {"tokens": "(R,) int64, each row's previous target token: <bos> (2) at the first step",
+                   **{name: text.replace("(N,", "(R,") for name, text in state_shapes.items() if name in read}},
+        "outputs": {
+            "log_probs": (f"(R, {V}) float32, log-probabilities of the next target token over data.target's "
+                          "vocabulary; <pad> (0) and <bos> (2) are -inf (never produced); <eos> (3) ends a row"),
+            **{f"{name}_next": f"{sizes[name]} float32, {name} after this step: the next step's {name}"
+               for name in carried},
+            "attention": "(R, S) float32, this step's attention over the source tokens (0 at pads)",
+        },
+    }
+    decoding = {
+        "how": ("Run the encoder once per batch of sentences, then the decoder step once per output token for "
+                "every live row: greedy takes the argmax of log_probs; beam search keeps the best rows and "
+                "reorders every state tensor (memory, keys and mask included) along dim 0 by the rows it "
+                "continues. A row ends at <eos> or after max_len = floor(max_len_a * src_length + max_len_b) "
+                "tokens (<eos> counted), at least 1"),
+        "pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3,
+        **{key: target.get(key) for key in ("max_len_a", "max_len_b", "beam", "length_penalty", "coverage_penalty",
+                                            "no_repeat_ngram_size", "replace_unk")},
+    }
+    return (encoder_feed([9, 2, 5], 1), decoder_feed([9, 2, 5, 9, 1], 1),
+            {"encoder": encoder_io, "decoder": decoder_io, "decoding": decoding})
+
+
+# ------------------------------------------------------------------------------------ a video model in two parts
+def export_video_parts(model, config: dict, features_path: Path, classify_path: Path, opset: int | None):
+    """A video action model as two checked graphs, for callers that need the frame features apart (the
+    plots of ``lstmkit action predict`` run the CNN once per clip and the recurrent classifier on every prefix):
+
+    * ``features_path``: ``x`` (N, T, S, S, 3) uint8 frames, ``lengths`` (N,) int64 -> ``features`` (N, T, F)
+      float32, the CNN's features of each frame, zero past each length (``ActionNet.lstm_inputs``);
+    * ``classify_path``: ``features`` (N, T, F) float32, ``lengths`` -> ``logits`` (N, classes)
+      (``ActionNet.classify``).
+
+    Batch and time are dynamic in both. Returns (a check feed of each graph). ``lstmkit export onnx`` writes
+    the whole model as one graph (frames in, logits out); this is what ``--quantize int8`` runs.
+    """
+    import torch
+
+    native = native_eval_copy(model)
+    _, frames_feed, _ = lengths_examples("action_net", native, config)
+    F = native.feature_dim
+
+    class VideoFeatures(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x, lengths):
+            return self.model.lstm_inputs(x, lengths)
+
+    class VideoClassifier(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, features, lengths):
+            return self.model.classify(features, lengths)
+
+    features, classify = VideoFeatures(native).eval(), VideoClassifier(native).eval()
+
+    def features_feed(n, t, lengths, seed):
+        g = torch.Generator().manual_seed(seed)
+        values = torch.randn(n, t, F, generator=g)
+        values[torch.arange(t) >= torch.tensor(lengths).unsqueeze(1)] = 0  # as lstm_inputs leaves pads
+        return {"features": values, "lengths": torch.tensor(lengths, dtype=torch.int64)}
+
+    parts = ((features, frames_feed, features_path, ["x", "lengths"], ["features"]),
+             (classify, features_feed, classify_path, ["features", "lengths"], ["logits"]))
+    for module, feed, path, names_in, names_out in parts:
+        axes = {names_in[0]: {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                names_out[0]: {0: "batch", 1: "time"} if names_out[0] == "features" else {0: "batch"}}
+
+        def write(tmp: Path, module=module, feed=feed, names_in=names_in, names_out=names_out, axes=axes) -> None:
+            # A length shorter than T in the example: see _export_graph in lstmkit.export.onnx.
+            torch_export(module, tuple(feed(2, 6, [6, 3], 0).values()), tmp, input_names=names_in,
+                         output_names=names_out, dynamic_axes=axes, opset=opset)
+            check_against_torch(tmp, module, [feed(3, 9, [9, 2, 5], 1), feed(1, 4, [4], 2)], names_out)
+
+        write_onnx(path, write)
+    return frames_feed(3, 9, [9, 2, 5], 1), features_feed(3, 9, [9, 2, 5], 1)

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, _VF
 
 from lstmkit.nn import functional as F_
-from lstmkit.nn.layers import LSTM, RNN, RecurrentMasks, _keep, _StackedRecurrent
+from lstmkit.nn.layers import LSTM, RNN
+from lstmkit.nn.recurrent import RecurrentMasks, StackedRecurrent, _keep
 from lstmkit.registry import register_model
 
 __all__ = ["CELLS", "GRU", "LayerNormLSTM", "PeepholeLSTM", "cell_name", "check_cell", "last_hidden", "recurrent_layer"]
@@ -67,7 +68,7 @@ class LayerNormLSTM(LSTM):
 
 
 @register_model("gru")
-class GRU(_StackedRecurrent):
+class GRU(StackedRecurrent):
     r"""Multi-layer gated recurrent unit (Cho et al. 2014), a drop-in for ``torch.nn.GRU``.
 
     .. math::

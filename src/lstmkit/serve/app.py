@@ -221,12 +221,15 @@ def load_models(model_dirs: list[str | Path]) -> dict[str, ServedModel]:
 
 
 def quantize_models(models: dict[str, ServedModel], quantize: str) -> None:
-    """Swap each model's PyTorch module for its int8 ONNX graph (:func:`lstmkit.export.runtime.quantized_model`).
+    """Run each model on its int8 ONNX graphs (:func:`lstmkit.export.runtime.use_int8`).
 
-    Every model must be one that can run so (sensor action recognisers, text classifiers); any other is
-    refused here, at start-up, with a :class:`~lstmkit.errors.UsageError` naming it, before any is swapped.
+    Every model must be one that can run so (:data:`lstmkit.export.runtime.QUANTIZABLE`: forecasters, anomaly
+    detectors, action recognisers, text classifiers, translators); any other (a language model) is refused
+    here, at start-up, with a :class:`~lstmkit.errors.UsageError` naming it, before any is swapped. An anomaly
+    model's ``/predict`` scores with the int8 graph; its ``/stream`` keeps the float64 NumPy streamer, which is
+    faster than onnxruntime one step at a time.
     """
-    from lstmkit.export.runtime import check_quantizable, quantized_model
+    from lstmkit.export.runtime import check_quantizable, use_int8
 
     if quantize != "int8":
         raise UsageError(f"--quantize {quantize}: the only quantisation offered is int8")
@@ -237,7 +240,7 @@ def quantize_models(models: dict[str, ServedModel], quantize: str) -> None:
             raise UsageError(f"lstmkit serve --quantize int8: cannot serve model {served.name!r} ({served.task}) "
                              f"so: {error}; serve it without --quantize") from None
     for served in models.values():
-        served.app.model = quantized_model(served.directory)
+        use_int8(served.app, served.directory)
         logger.info("%s runs as an int8 ONNX graph in onnxruntime", served.name)
 
 

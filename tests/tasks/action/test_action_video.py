@@ -102,3 +102,27 @@ def test_bad_clips_give_one_clear_line(clips, tmp_path):
     (folder / "solo" / "0.mp4").write_bytes((folder / "left" / "0.mp4").read_bytes())
     with pytest.raises(UserError, match="class 'solo' has 1 example"):
         app.check_input(folder)
+
+
+def test_predict_with_quantize_int8_on_a_video_model(run, clips, tmp_path):
+    """`--quantize int8` on a video model: its frame CNN and its recurrent classifier as two int8 graphs (the
+    plots call them apart), probabilities within a few hundredths of PyTorch's, the same labels."""
+    pytest.importorskip("onnxruntime", reason="pip install 'lstmkit[onnx]'")
+    from lstmkit.export.runtime import VideoOnnxModule, quantized_model
+
+    app, _, out = run
+    files = sorted(str(p) for label in ORDER_ONLY for p in (clips / label).glob("*.mp4"))[::20]  # 8, 2 per class
+    csv = tmp_path / "int8.csv"
+    assert main(["action", "predict", "--model", str(out), *files, "--plot", str(tmp_path / "plots"), "--out", str(csv),
+                 "--quantize", "int8"]) == 0
+    assert len(list((tmp_path / "plots").glob("*.png"))) == len(files)
+    got, expected = pd.read_csv(csv), app.predict(files)
+    assert list(got["label"]) == list(expected["label"])
+    columns = [f"prob_{c}" for c in app.classes]
+    assert np.abs(got[columns].to_numpy() - expected[columns].to_numpy()).max() < 0.05
+    int8 = quantized_model(out)
+    assert isinstance(int8, VideoOnnxModule) and 0 < int8.deviation < 0.1
+    clip = app.read_unlabelled(files[:1]).x[0]
+    quantized = ActionRecognizer.load(out)
+    quantized.model = int8
+    assert np.abs(quantized.probabilities_over_time(clip) - app.probabilities_over_time(clip)).max() < 0.05

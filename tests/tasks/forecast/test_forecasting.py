@@ -245,8 +245,9 @@ def test_demo_writes_a_run_directory_and_prints_the_table(tmp_path, capsys, monk
     assert metrics["epochs"] == 2 and metrics["split"]["test_windows"] == 214 and metrics["split"]["horizon"] == 7
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["mae", "rmse", "smape", "mase"])
-    rows = {line[:16].strip(): line[16:].split() for line in lines[header + 1: header + 5]}
-    assert list(rows) == ["LSTM (lstmkit)", "naive", "seasonal_naive", "ets"]
+    rows = {line[:16].strip(): line[16:].split() for line in lines[header + 1: header + 6]}
+    assert list(rows) == ["LSTM (lstmkit)", "naive", "seasonal_naive", "ets", "ar"]
+    assert rows["ar"][3] == f"{metrics['baselines']['ar']['mase']:.3f}" and metrics["split"]["ar_order"] >= 1
     assert rows["LSTM (lstmkit)"][3] == f"{metrics['model']['mase']:.3f}"
     assert rows["seasonal_naive"][3] == f"{metrics['baselines']['seasonal_naive']['mase']:.3f}"
     assert f"plot:  {out / 'forecast.png'}" in lines

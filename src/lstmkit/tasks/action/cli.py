@@ -126,14 +126,15 @@ def _file_name(identifier: str, index: int) -> str:
 
 
 def _load(args):
-    """The saved recogniser; with ``--quantize int8`` its model runs as an int8 ONNX graph (sensor models only)."""
+    """The saved recogniser; with ``--quantize int8`` its model runs as int8 ONNX graphs (a video model as two: the
+    frame CNN and the recurrent classifier, which the plots call apart)."""
     from lstmkit.tasks.action import ActionRecognizer
 
     app = ActionRecognizer.load(model_dir(args.model))
     if args.quantize:
-        from lstmkit.export.runtime import quantized_model
+        from lstmkit.export.runtime import use_int8
 
-        app.model = quantized_model(model_dir(args.model))
+        use_int8(app, model_dir(args.model))
     return app
 
 

@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from lstmkit.cli.common import (
-    add_config_options, add_model_option, add_run_options, add_task, add_verb, run_values, existing_file,
-    model_dir, run_dir, use_threads,
+    add_config_options, add_model_option, add_quantize_option, add_run_options, add_task, add_verb, run_values,
+    existing_file, model_dir, run_dir, use_threads,
 )
 from lstmkit.errors import UsageError
 from lstmkit.tasks.anomaly.config import METHODS, TRANSFORMS, AnomalyConfig
@@ -71,6 +71,7 @@ def add_parser(sub) -> None:
     detect.add_argument("--eval-from", metavar="ROW_OR_TIME",
                         help="compute metrics on rows from here on (e.g. after the training part); default all")
     add_run_options(detect, seed=False, epochs=False)
+    add_quantize_option(detect)
     detect.set_defaults(run=run_detect)
 
     watch = add_verb(verbs, "watch", help="score a live feed: one line of values per step on standard input",
@@ -106,7 +107,7 @@ def run_detect(args) -> int:
     existing_file(args.data)
     model = model_dir(args.model)
     out = run_dir(args, "anomaly-detect")
-    result = detect_run(model, args.data, out, labels=args.labels, eval_from=args.eval_from)
+    result = detect_run(model, args.data, out, labels=args.labels, eval_from=args.eval_from, quantize=args.quantize)
     scores = result["scores"]
     flagged = int(scores["is_anomaly"].sum())
     print(f"{flagged} of {len(scores)} points flagged, in {len(result['anomalies'])} interval(s)")

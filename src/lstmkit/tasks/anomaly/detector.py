@@ -10,7 +10,9 @@ Values are modelled after an optional transform (``"diff"``: first differences; 
 returns, for prices) and a :class:`~lstmkit.data.StandardScaler` fitted on the fit part.
 Inference runs in float64 (a copy of the trained float32 weights), so the batch path (the whole
 series in one call) and the streaming path (NumPy steps, :mod:`lstmkit.tasks.anomaly.stream`) agree
-to round-off (~1e-12).
+to round-off (~1e-12). With ``detect --quantize int8`` the batch path runs the model's int8 ONNX graph
+instead (:attr:`AnomalyDetector.batch_model`, set by :func:`lstmkit.export.runtime.use_int8`): its errors
+move by a few hundredths at most, and streams keep the float64 path.
 """
 from __future__ import annotations
 
@@ -61,6 +63,9 @@ class AnomalyDetector(Application):
     def __init__(self, config: AnomalyConfig):
         super().__init__(config)
         self._infer: torch.nn.Module | None = None  # float64 copy used for every score
+        # What errors() scores a whole series with instead of that copy, when set: the int8 ONNX graph of
+        # --quantize int8 (lstmkit.export.runtime.use_int8). Streams keep the float64 copy either way.
+        self.batch_model: torch.nn.Module | None = None
         self._streamer = None  # the first stream's streamer; later streams fork it (shared weights)
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -153,6 +158,7 @@ class AnomalyDetector(Application):
         self.train_model(model, loss, train_config, train_data, val_data, run_dir=run_dir, resume=resume)
         self._infer = None
         self._streamer = None
+        self.batch_model = None  # a graph of the weights this fit replaced
         # Calibrate on errors the model was not fitted to.
         errors = self.errors(values[:n_train])
         self.state.threshold = calibrate(ewma(errors, cfg.smoothing_span)[n_fit:], span=cfg.smoothing_span,
@@ -229,7 +235,7 @@ class AnomalyDetector(Application):
         z = self._prepare(np.asarray(values, dtype=float))
         n = len(z)
         err = np.full(n, np.nan)
-        model = self.inference_model()
+        model = self.batch_model if self.batch_model is not None else self.inference_model()
         if self.config.method == "prediction":
             pred, _ = model(torch.from_numpy(z[None]))  # (1, n, F): row t forecasts t + 1
             err[1:] = np.abs(z[1:] - pred[0, :-1].numpy()).sum(axis=1) / z.shape[1]

@@ -16,11 +16,17 @@ __all__ = ["detect_run", "parse_line", "watch"]
 
 
 def detect_run(model_dir: str | Path, data, out: str | Path, *, labels: str | None = None,
-               eval_from: int | str | None = None) -> dict:
+               eval_from: int | str | None = None, quantize: str | None = None) -> dict:
     """``lstmkit anomaly detect``: write scores.csv, anomalies.csv, anomalies.png and (with labels)
-    metrics.json to ``out``. Everything is read and computed before the first file is written."""
+    metrics.json to ``out``. Everything is read and computed before the first file is written.
+    ``quantize="int8"``: the errors come from the model's int8 ONNX graph (:func:`lstmkit.export.runtime.use_int8`)
+    instead of its float64 copy; the threshold and everything after it are the same code."""
     out = check_run_dir(out, resumable=False)
     detector = AnomalyDetector.load(model_dir)
+    if quantize:
+        from lstmkit.export.runtime import use_int8
+
+        use_int8(detector, model_dir)
     result = detector.detect(data, labels=labels, eval_from=eval_from)
     scores, truth = result["scores"], result["labels"]
     table = scores if truth is None else scores.assign(label=truth.astype(int))

@@ -7,6 +7,11 @@ r"""The baselines every forecaster should be checked against, computed on exactl
   seasonality when m <= 24, on the same transformed scale as the model), parameters fitted once on
   the rows before the test part, then re-filtered up to each forecast origin. Present when
   statsmodels is installed.
+* ``ar``: an autoregression with a constant, :math:`z_t = c + \sum_{i=1}^{p} \phi_i z_{t-i} + e_t`,
+  fitted by least squares on the rows before the test part (transformed scale), the order p chosen
+  by AIC; forecasts are iterated step by step from each origin's last p values. On cyclic series
+  without a calendar season (business or population cycles) it is the model a statistician tries
+  first.
 
 All return (windows, horizon, targets) arrays for forecast origins T (the first forecast row of each
 window). The metrics they are scored with are in :mod:`lstmkit.metrics.forecast`.
@@ -21,7 +26,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ets_forecast", "naive_forecast", "seasonal_lag", "seasonal_naive_forecast"]
+__all__ = ["ar_fit", "ar_forecast", "ets_forecast", "naive_forecast", "seasonal_lag", "seasonal_naive_forecast"]
 
 
 def naive_forecast(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -74,3 +79,57 @@ def ets_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, 
                 model = ExponentialSmoothing(z[:origin, k], **spec, **known)
                 out[i, :, k] = model.fit(**smoothing).forecast(horizon)
     return out
+
+
+def _lagged(series: np.ndarray, p: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Regressors [1, z_{t-1}, ..., z_{t-p}] and targets z_t for t = start .. len(series) - 1."""
+    rows = np.arange(start, len(series))
+    design = np.column_stack([np.ones(len(rows))] + [series[rows - i] for i in range(1, p + 1)])
+    return design, series[rows]
+
+
+def ar_fit(series: np.ndarray, max_lag: int) -> tuple[int, np.ndarray]:
+    """The AR order p in 1..max_lag with the lowest AIC and its coefficients [c, phi_1, ..., phi_p].
+
+    Every order is scored on the same rows (t >= max_lag), so the AICs compare like with like:
+    :math:`\mathrm{AIC}(p) = n \ln(\mathrm{RSS}_p / n) + 2 (p + 1)`; the chosen order is then refitted
+    on all rows it can use (t >= p), as statsmodels' ``ar_select_order`` followed by ``AutoReg`` does.
+    """
+    best_p, best_aic = 1, np.inf
+    for p in range(1, max_lag + 1):
+        design, target = _lagged(series, p, max_lag)
+        coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+        rss = float(np.sum((target - design @ coef) ** 2))
+        n = len(target)
+        aic = n * np.log(max(rss, 1e-300) / n) + 2 * (p + 1)
+        if aic < best_aic:
+            best_p, best_aic = p, aic
+    design, target = _lagged(series, best_p, best_p)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    return best_p, coef
+
+
+def ar_max_lag(season: int, fit_end: int) -> int:
+    """The largest order tried: two seasons and at least 12, at most 60 and a fifth of the fitted rows."""
+    return max(1, min(max(12, 2 * season), 60, fit_end // 5))
+
+
+def ar_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, fit_end: int) -> tuple[np.ndarray, list[int]]:
+    """(windows, horizon, targets) AR(p) forecasts on the transformed scale ``z`` and the order per target.
+
+    Fitted on ``z[:fit_end]`` (:func:`ar_fit`, p up to :func:`ar_max_lag`); from each origin T the
+    forecast is iterated, :math:`\hat z_{T+h} = c + \sum_i \phi_i \hat z_{T+h-i}` with observed values
+    where they exist (t < T).
+    """
+    out = np.empty((len(origins), horizon, z.shape[1]))
+    orders = []
+    max_lag = ar_max_lag(season, fit_end)
+    for k in range(z.shape[1]):
+        p, coef = ar_fit(z[:fit_end, k], max_lag)
+        orders.append(p)
+        history = z[origins[:, None] - p + np.arange(p)[None, :], k]  # (windows, p): z_{T-p} .. z_{T-1}
+        for h in range(horizon):
+            step = coef[0] + history[:, ::-1] @ coef[1:]  # phi_1 multiplies the most recent value
+            out[:, h, k] = step
+            history = np.concatenate([history[:, 1:], step[:, None]], axis=1)
+    return out, orders

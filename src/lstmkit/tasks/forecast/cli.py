@@ -4,8 +4,9 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, config_values, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
+from lstmkit.cli.common import (add_config_options, add_model_option, add_quantize_option, add_run_options, add_task,
+                                add_threads_option, add_verb, config_values, run_values, existing_file, model_dir,
+                                positive_int, run_dir, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 from lstmkit.tasks.forecast.config import ForecastConfig
@@ -57,6 +58,7 @@ def add_parser(sub) -> None:
                        help={"fill": "fill missing values and gaps (default: as in training)",
                              "sort": "sort rows by time instead of refusing (default: as in training)"})
     add_threads_option(predict)
+    add_quantize_option(predict)
     predict.set_defaults(run=run_predict)
 
 
@@ -156,6 +158,10 @@ def run_predict(args) -> int:
 
     use_threads(args)
     forecaster = Forecaster.load(model_dir(args.model))
+    if args.quantize:  # the network as an int8 ONNX graph; windows, scaling and quantiles stay the same code
+        from lstmkit.export.runtime import use_int8
+
+        use_int8(forecaster, model_dir(args.model))
     reading = config_values(args, ["fill", "sort"])
     if reading:  # this table's gaps or order, handled as asked now rather than as in training
         forecaster.config = dataclasses.replace(forecaster.config, **reading)

@@ -298,10 +298,13 @@ class Forecaster(Application):
         ets = baselines.ets_forecast(prepared.z, origins, K, s.season, fit_end=rows.start)
         if ets is not None:
             predictions["ets"] = self._inverse(ets)
+        ar, ar_orders = baselines.ar_forecast(prepared.z, origins, K, s.season, fit_end=rows.start)
+        predictions["ar"] = self._inverse(ar)
         result["baselines"] = {name: forecast_metrics(truth, p, scale) for name, p in predictions.items()}
         result["split"] = {"test": [rows.start, rows.stop], "test_windows": int(len(origins)), "horizon": K,
                            "season": s.season, "input_width": s.input_width,
-                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons)}
+                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons),
+                           "ar_order": ar_orders[0] if len(ar_orders) == 1 else ar_orders}
         result["forecasts"] = self._forecast_frame(frame, origins, truth, pred_q, predictions)
         return result
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import sys
 
-from lstmkit.cli.common import (add_config_options, add_model_option, add_run_options, add_task, add_threads_option,
-                                add_verb, run_values, existing_file, model_dir, positive_int, run_dir, use_threads)
+from lstmkit.cli.common import (add_config_options, add_model_option, add_quantize_option, add_run_options, add_task,
+                                add_threads_option, add_verb, run_values, existing_file, model_dir, positive_int,
+                                run_dir, use_threads)
 from lstmkit.errors import UsageError
 from lstmkit.tasks.cells import CELL_CHOICES, CELL_FIELDS, CELL_HELP
 from lstmkit.tasks.translate.config import TranslateConfig
@@ -75,6 +76,7 @@ def add_parser(sub) -> None:
     run.add_argument("--show-attention", metavar="FILE.png", default=None,
                      help="draw the attention of the sentences given (up to 6) into this PNG")
     add_threads_option(run)
+    add_quantize_option(run)
     run.set_defaults(run=run_translate)
 
     evaluate = add_verb(verbs, "evaluate", help="BLEU and chrF of a saved model on sentence pairs, vs the baselines")
@@ -88,6 +90,7 @@ def add_parser(sub) -> None:
     evaluate.add_argument("--out", metavar="DIR", default=None,
                           help="write metrics.json and translations.csv into this new directory")
     add_threads_option(evaluate)
+    add_quantize_option(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
     export = add_verb(verbs, "export", help="write a ready-made parallel corpus as TSV: bible (en-es) or numbers")
@@ -180,12 +183,23 @@ def _print_scores(result: dict, beam: int) -> None:
         print(f"{name:24}{m['bleu']:>8.2f}{m['chrf']:>8.2f}")
 
 
-def run_translate(args) -> int:
+def _load(args):
+    """The saved translator, its threads set; with ``--quantize int8`` its encoder and decoder step run as int8
+    ONNX graphs in onnxruntime, driven by the same searches (:class:`lstmkit.export.runtime.OnnxTranslator`)."""
     from lstmkit.tasks.translate import Translator
 
-    options = _search_options(args)
     translator = Translator.load(model_dir(args.model))
-    use_threads(args, translator.config.hidden_size)
+    use_threads(args, translator.config.hidden_size)  # before the sessions are made: they take torch's count
+    if args.quantize:
+        from lstmkit.export.runtime import use_int8
+
+        use_int8(translator, model_dir(args.model))
+    return translator
+
+
+def run_translate(args) -> int:
+    options = _search_options(args)
+    translator = _load(args)
     if args.text:
         for i, text in enumerate(args.text):
             if not text.strip():
@@ -222,10 +236,8 @@ def run_translate(args) -> int:
 
 def run_evaluate(args) -> int:
     from lstmkit.files import check_run_dir, write_json
-    from lstmkit.tasks.translate import Translator
 
-    translator = Translator.load(model_dir(args.model))
-    use_threads(args, translator.config.hidden_size)
+    translator = _load(args)
     out = check_run_dir(args.out, resumable=False) if args.out else None
     data = _data_argument(args)
     if args.test_part:
