@@ -209,7 +209,8 @@ def test_list_and_load_by_name():
     names = [i.name for i in infos]
     assert set(names) == {
         "seattle_weather", "stocks", "msft", "wineind", "airpassengers", "mitdb", "yahoo", "rotten_tomatoes", "shakespeare",
-        "basic_motions", "gunpoint", "japanese_vowels",
+        "basic_motions", "gunpoint", "japanese_vowels", "m3-yearly", "m3-quarterly", "m3-monthly", "m3-other", "m3",
+        "tourism-monthly", "tourism-quarterly", "tourism-yearly", "tourism",
     }  # fmt: skip
     assert all(i.license and i.source and i.requirement and i.install for i in infos)
     assert [i.task for i in infos] == sorted(i.task for i in infos)

