@@ -35,7 +35,7 @@ from torch import Tensor, _VF
 
 from lstmkit.nn import functional as F_
 from lstmkit.nn.init import check_forget_bias, set_forget_bias_
-from lstmkit.nn.recurrent import BACKENDS, RecurrentMasks, StackedRecurrent, _keep, check_backend
+from lstmkit.nn.recurrent import BACKENDS, RecurrentMasks, StackedRecurrent, check_backend
 from lstmkit.registry import register_model
 
 __all__ = ["BACKENDS", "LSTM", "RNN", "check_backend"]
@@ -179,7 +179,7 @@ class LSTM(StackedRecurrent):
     def _input_projection(self, x, w):
         return F_.lstm_input_projection(x, w["weight_ih"], w["bias_ih"], self._norm(w))
 
-    def _state_shapes(self, N: int):
+    def state_shapes(self, N: int):
         LD = self.num_layers * self.num_directions
         return [("h_0", (LD, N, self.output_size)), ("c_0", (LD, N, self.hidden_size))]
 
@@ -204,9 +204,9 @@ class LSTM(StackedRecurrent):
                                        w["bias_hh"], w["weight_hr"], x_projected=x_projected,
                                        peephole=peephole, coupled=self.coupled, norm=norm)
             if masks.zoneout_h is not None:
-                h = F_.zoneout(h, h_prev, _keep(masks.zoneout_h, t))
+                h = F_.zoneout(h, h_prev, masks.keep_h(t))
             if masks.zoneout_c is not None:
-                c = F_.zoneout(c, c_prev, _keep(masks.zoneout_c, t))
+                c = F_.zoneout(c, c_prev, masks.keep_c(t))
             if steps is not None:
                 steps[t] = (gates, c, h)
             return h, (h, c)
@@ -298,7 +298,7 @@ class RNN(StackedRecurrent):
             h = F_.rnn_step(None, h_in, w["weight_ih"], w["weight_hh"], None, w["bias_hh"],
                             nonlinearity=self.nonlinearity, x_projected=x_projected)
             if masks.zoneout_h is not None:
-                h = F_.zoneout(h, h_prev, _keep(masks.zoneout_h, t))
+                h = F_.zoneout(h, h_prev, masks.keep_h(t))
             if steps is not None:
                 steps[t] = h
             return h, (h,)

@@ -35,6 +35,14 @@ class RecurrentMasks(NamedTuple):
     zoneout_h: Tensor | float | None = None
     zoneout_c: Tensor | float | None = None
 
+    def keep_h(self, t: int) -> Tensor | float:
+        """Zoneout's keep value for h at step t: that step's mask (training) or the rate (evaluation)."""
+        return _keep(self.zoneout_h, t)
+
+    def keep_c(self, t: int) -> Tensor | float:
+        """As :meth:`keep_h`, for the cell state c."""
+        return _keep(self.zoneout_c, t)
+
 
 def _keep(zone: Tensor | float, t: int):
     """Zoneout's keep value at step t: the float itself (evaluation) or that step's mask (training)."""
@@ -321,7 +329,9 @@ class StackedRecurrent(torch.nn.Module):
             )
         return lengths
 
-    def _state_shapes(self, N: int) -> list[tuple[str, tuple[int, ...]]]:
+    def state_shapes(self, N: int) -> list[tuple[str, tuple[int, ...]]]:
+        """The recurrent states for a batch of N, by name and shape: ``h_0`` (L*D, N, H_out), and for
+        the LSTM family ``c_0`` (L*D, N, H)."""
         LD = self.num_layers * self.num_directions
         return [("h_0", (LD, N, self.output_size))]
 
@@ -330,7 +340,7 @@ class StackedRecurrent(torch.nn.Module):
             return None
         name = self._name
         states = list(hx) if isinstance(hx, (tuple, list)) else [hx]
-        expected = self._state_shapes(N)
+        expected = self.state_shapes(N)
         if len(states) != len(expected):
             names = ", ".join(n for n, _ in expected)
             raise ValueError(f"{name}: hx must be ({names}), got {len(states)} tensor(s)")
@@ -357,7 +367,7 @@ class StackedRecurrent(torch.nn.Module):
 
     def _zero_states(self, x: Tensor) -> tuple[Tensor, ...]:
         N = x.shape[1]
-        return tuple(x.new_zeros(shape) for _, shape in self._state_shapes(N))
+        return tuple(x.new_zeros(shape) for _, shape in self.state_shapes(N))
 
     def _variant_math(self) -> str | None:
         """What in this layer's equations no vendor kernel computes (a phrase for errors), or None."""

@@ -208,7 +208,7 @@ class RecurrentStreamer:
         """Forget the stream: every layer's state back to zero."""
         self._states = [
             tuple(torch.zeros(self.batch_size, shape[-1], device=self.device, dtype=self._dtype)
-                  for _, shape in self._layer._state_shapes(self.batch_size))
+                  for _, shape in self._layer.state_shapes(self.batch_size))
             for _ in range(self.num_layers)
         ]
 

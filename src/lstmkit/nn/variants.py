@@ -16,7 +16,7 @@ from torch import Tensor, _VF
 
 from lstmkit.nn import functional as F_
 from lstmkit.nn.layers import LSTM, RNN
-from lstmkit.nn.recurrent import RecurrentMasks, StackedRecurrent, _keep
+from lstmkit.nn.recurrent import RecurrentMasks, StackedRecurrent
 from lstmkit.registry import register_model
 
 __all__ = ["CELLS", "GRU", "LayerNormLSTM", "PeepholeLSTM", "cell_name", "check_cell", "last_hidden", "recurrent_layer"]
@@ -129,7 +129,7 @@ class GRU(StackedRecurrent):
             h, gates = F_.gru_step(None, h_prev, w["weight_ih"], w["weight_hh"], None, w["bias_hh"],
                                    x_projected=x_projected, h_recurrent=h_in)
             if masks.zoneout_h is not None:
-                h = F_.zoneout(h, h_prev, _keep(masks.zoneout_h, t))
+                h = F_.zoneout(h, h_prev, masks.keep_h(t))
             if steps is not None:
                 steps[t] = (gates, h)
             return h, (h,)
