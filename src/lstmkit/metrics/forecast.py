@@ -31,19 +31,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-__all__ = [
-    "METRICS",
-    "SeriesLike",
-    "forecast_metrics",
-    "mase",
-    "mase_scale",
-    "naive2_forecast",
-    "owa",
-    "pinball",
-    "score_collection",
-    "seasonality_test",
-    "smape_m3",
-]
+__all__ = ["METRICS", "SeriesLike", "forecast_metrics", "mase", "mase_scale", "naive2_forecast", "owa",
+           "pinball", "score_collection", "seasonal_indices", "seasonality_test", "smape_m3"]
 
 METRICS = ("mae", "rmse", "smape", "mase")
 
@@ -137,7 +126,7 @@ def seasonality_test(train: Any, season: int) -> bool:
     return bool(abs(r[season - 1]) > limit)
 
 
-def _seasonal_indices(x: np.ndarray, season: int) -> np.ndarray:
+def seasonal_indices(x: np.ndarray, season: int) -> np.ndarray:
     """Classical multiplicative decomposition (R's ``decompose``): one index per position t mod m."""
     m = season
     weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
@@ -170,7 +159,7 @@ def naive2_forecast(train: Any, h: int, season: int) -> np.ndarray:
         raise ValueError(f"horizon h must be at least 1, got {h}")
     if not (seasonality_test(x, season) and (x > 0).all()):
         return np.full(h, x[-1])
-    figure = _seasonal_indices(x, season)
+    figure = seasonal_indices(x, season)
     n = len(x)
     return x[-1] / figure[(n - 1) % season] * figure[(n + np.arange(h)) % season]
 

@@ -3,7 +3,8 @@
     from lstmkit.tasks.forecast import ForecastConfig, Forecaster, train_run, backtest_run
 
 ``Forecaster`` (fit, evaluate, predict, save/load; see :mod:`lstmkit.tasks.forecast.forecaster` for
-how a forecast is made), ``train_run`` / ``backtest_run`` for a whole run directory. The metrics are
+how a forecast is made), ``GlobalForecaster`` (one network across many series, long-format input:
+:mod:`lstmkit.tasks.forecast.global_model`), ``train_run`` / ``backtest_run`` for a whole run directory. The metrics are
 in :mod:`lstmkit.metrics.forecast`, the baselines in :mod:`lstmkit.tasks.forecast.baselines`.
 
 The names are imported on first use: the command line imports this package's ``cli`` for every
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from lstmkit.tasks.base import train_run
     from lstmkit.tasks.forecast.config import ForecastConfig, ForecastState
     from lstmkit.tasks.forecast.forecaster import Forecaster
+    from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster
     from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
     from lstmkit.tasks.forecast.run import backtest_run
     from lstmkit.tasks.forecast.windows import WindowInputs
@@ -27,6 +29,8 @@ _WHERE = {
     "ForecastConfig": "lstmkit.tasks.forecast.config",
     "ForecastState": "lstmkit.tasks.forecast.config",
     "Forecaster": "lstmkit.tasks.forecast.forecaster",
+    "GlobalConfig": "lstmkit.tasks.forecast.global_model",
+    "GlobalForecaster": "lstmkit.tasks.forecast.global_model",
     "ForecastNet": "lstmkit.tasks.forecast.model",
     "pinball_loss": "lstmkit.tasks.forecast.model",
     "backtest_run": "lstmkit.tasks.forecast.run",

@@ -89,7 +89,7 @@ def _lagged(series: np.ndarray, p: int, start: int) -> tuple[np.ndarray, np.ndar
 
 
 def ar_fit(series: np.ndarray, max_lag: int) -> tuple[int, np.ndarray]:
-    """The AR order p in 1..max_lag with the lowest AIC and its coefficients [c, phi_1, ..., phi_p].
+    r"""The AR order p in 1..max_lag with the lowest AIC and its coefficients [c, phi_1, ..., phi_p].
 
     Every order is scored on the same rows (t >= max_lag), so the AICs compare like with like:
     :math:`\mathrm{AIC}(p) = n \ln(\mathrm{RSS}_p / n) + 2 (p + 1)`; the chosen order is then refitted
@@ -115,7 +115,7 @@ def ar_max_lag(season: int, fit_end: int) -> int:
 
 
 def ar_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, fit_end: int) -> tuple[np.ndarray, list[int]]:
-    """(windows, horizon, targets) AR(p) forecasts on the transformed scale ``z`` and the order per target.
+    r"""(windows, horizon, targets) AR(p) forecasts on the transformed scale ``z`` and the order per target.
 
     Fitted on ``z[:fit_end]`` (:func:`ar_fit`, p up to :func:`ar_max_lag`); from each origin T the
     forecast is iterated, :math:`\hat z_{T+h} = c + \sum_i \phi_i \hat z_{T+h-i}` with observed values

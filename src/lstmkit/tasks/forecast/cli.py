@@ -39,6 +39,7 @@ def add_parser(sub) -> None:
 
     train = add_verb(verbs, "train", help="fit on a CSV, evaluate on its last part, write a run directory")
     _add_data_options(train)
+    _add_global_options(train)
     add_run_options(train, resume=True)
     train.set_defaults(run=run_train)
 
@@ -57,9 +58,26 @@ def add_parser(sub) -> None:
     add_config_options(predict, ForecastConfig, ["fill", "sort"], choices=CHOICES,
                        help={"fill": "fill missing values and gaps (default: as in training)",
                              "sort": "sort rows by time instead of refusing (default: as in training)"})
+    predict.add_argument("--ids", nargs="+", metavar="ID", default=None,
+                         help="a model trained with --id-column: forecast only these series (default: every one)")
+    predict.add_argument("--skip-short", action="store_true", default=None,
+                         help="a model trained with --id-column: skip (and name) series shorter than one season")
     add_threads_option(predict)
     add_quantize_option(predict)
     predict.set_defaults(run=run_predict)
+
+
+def _add_global_options(parser) -> None:
+    """Options of the global (many-series) model: given --id-column, one model learns every series."""
+    parser.add_argument("--id-column", metavar="COL", default=None,
+                        help="long table: the column naming each series; one model is trained across all series")
+    parser.add_argument("--test-last", type=positive_int, metavar="H", default=None,
+                        help="with --id-column: the last H values of every series are its test part "
+                             "(competition protocol; default: the horizon)")
+    parser.add_argument("--skip-short", action="store_true", default=False,
+                        help="with --id-column: skip (and name) series too short for one window instead of refusing")
+    parser.add_argument("--windows-per-series", type=positive_int, metavar="N", default=None,
+                        help="with --id-column: windows drawn per series and epoch (default 8)")
 
 
 def _add_data_options(parser) -> None:
@@ -127,6 +145,8 @@ def print_result(result: dict, file=None) -> None:
 def run_train(args) -> int:
     from lstmkit.tasks.forecast import Forecaster, train_run
 
+    if getattr(args, "id_column", None):
+        return run_train_global(args)
     config = _config(args)
     use_threads(args, config.hidden_size)
     out = run_dir(args, "forecast")
@@ -152,11 +172,81 @@ def run_backtest(args) -> int:
     return 0
 
 
+def _global_config(args):
+    from lstmkit.tasks.forecast.global_model import GlobalConfig
+
+    if len(args.target) != 1:
+        raise UsageError(f"--id-column takes one --target (the value column of the long table), got {args.target}")
+    unsupported = [f"--{name.replace('_', '-')}" for name in ("features", "fill", "sort")
+                   if getattr(args, name, None)]
+    if unsupported:
+        raise UsageError(f"{unsupported[0]} is not supported with --id-column")
+    names = ["input_width", "horizon", "season", "quantiles", "transform", "hidden_size", "ensemble", *CELL_FIELDS,
+             "test_last", "windows_per_series"]
+    values = run_values(args, names)
+    time_column = args.time_column or _guess_time_column(args.data, [*args.target, args.id_column])
+    return GlobalConfig(id_column=args.id_column, target=args.target[0], time_column=time_column,
+                        skip_short=bool(args.skip_short), **values)
+
+
+def run_train_global(args) -> int:
+    from lstmkit.tasks.forecast import train_run
+    from lstmkit.tasks.forecast.global_model import GlobalForecaster
+
+    config = _global_config(args)
+    use_threads(args, config.hidden_size)
+    out = run_dir(args, "forecast")
+    result = train_run(GlobalForecaster(config), existing_file(args.data), out, resume=args.resume, progress=True)
+    print_choices(result["split"])
+    split = result["split"]
+    print(f"{split['series']} series, one model; test part: the last {split['horizon']} values of each"
+          + (f"; skipped {len(split['skipped'])} short series: {', '.join(split['skipped'][:5])}"
+             if split["skipped"] else ""))
+    print(f"{'':16}{'sMAPE':>10}{'MASE':>10}{'OWA':>10}")
+    for name, metrics in [("LSTM (global)", result["model"]), *result["baselines"].items()]:
+        print(f"{name:16}{metrics['smape']:>10.3f}{metrics['mase']:>10.3f}{metrics['owa']:>10.3f}")
+    print(f"run directory: {out}  (metrics.json, metrics_by_series.csv, forecasts.csv, forecast.png, "
+          "model.safetensors)")
+    return 0
+
+
+def _is_global(directory) -> bool:
+    import json
+    from pathlib import Path
+
+    try:
+        saved = json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (saved.get("task") or {}).get("name") == "forecast-global"
+
+
+def run_predict_global(args) -> int:
+    from lstmkit.files import atomic_write_text
+    from lstmkit.tasks.forecast.global_model import GlobalForecaster
+
+    forecaster = GlobalForecaster.load(model_dir(args.model))
+    if args.skip_short:
+        forecaster.config = dataclasses.replace(forecaster.config, skip_short=True)
+    frame = forecaster.predict(existing_file(args.data), ids=args.ids)
+    text = frame.to_csv(index=False, float_format="%.6g")
+    if args.out:
+        atomic_write_text(args.out, text)
+        print(f"wrote {len(frame)} forecast rows ({frame['series'].nunique()} series) to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def run_predict(args) -> int:
     from lstmkit.files import atomic_write_text
     from lstmkit.tasks.forecast import Forecaster
 
     use_threads(args)
+    if _is_global(model_dir(args.model)):
+        return run_predict_global(args)
+    if getattr(args, "ids", None) or getattr(args, "skip_short", None):
+        raise UsageError("--ids and --skip-short apply to a model trained with --id-column")
     forecaster = Forecaster.load(model_dir(args.model))
     if args.quantize:  # the network as an int8 ONNX graph; windows, scaling and quantiles stay the same code
         from lstmkit.export.runtime import use_int8
