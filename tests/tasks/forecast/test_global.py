@@ -107,6 +107,9 @@ def test_predict_every_series_or_the_named_ones_and_load_round_trip(trained, pan
     pd.testing.assert_frame_equal(a, b)
     with pytest.raises(DataError, match="'nope'"):
         first.predict(panel_csv, ids=["nope"])
+    capsys.readouterr()  # int8 is not offered for a global model yet: refused, never silently ignored
+    assert main(["forecast", "predict", str(panel_csv), "--model", str(trained), "--quantize", "int8"]) == 2
+    assert "--quantize int8 is not available yet for a model trained with --id-column" in capsys.readouterr().err
 
 
 def test_a_short_series_is_named_and_skipped_only_when_asked(tmp_path):

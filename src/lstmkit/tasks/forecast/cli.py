@@ -225,6 +225,8 @@ def run_predict_global(args) -> int:
     from lstmkit.files import atomic_write_text
     from lstmkit.tasks.forecast.global_model import GlobalForecaster
 
+    if getattr(args, "quantize", None):
+        raise UsageError("--quantize int8 is not available yet for a model trained with --id-column")
     forecaster = GlobalForecaster.load(model_dir(args.model))
     if args.skip_short:
         forecaster.config = dataclasses.replace(forecaster.config, skip_short=True)

@@ -8,6 +8,14 @@ from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
 
+def check_positive_ints(config, names) -> None:
+    """:class:`~lstmkit.errors.ConfigError` naming the first of ``names`` that is not an integer >= 1."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
 @dataclass
 class ForecastConfig(DictConfig):
     """Everything that defines a forecasting run. ``None`` means "choose from the data" (see ``resolve``)."""
@@ -67,10 +75,7 @@ class ForecastConfig(DictConfig):
         if not all(0 < q < 1 for q in qs):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
         self.quantiles = qs
-        for name in ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size"))
         check_cell_options(self)
 
 

@@ -46,7 +46,7 @@ from lstmkit.runtime import seed_everything
 from lstmkit.tasks.base import Application
 from lstmkit.tasks.cells import check_cell_options
 from lstmkit.tasks.forecast import baselines, windows
-from lstmkit.tasks.forecast.config import ForecastState
+from lstmkit.tasks.forecast.config import ForecastState, check_positive_ints
 from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
 from lstmkit.tasks.forecast.windows import Prepared, window_tensors
 from lstmkit.train import TrainConfig
@@ -110,11 +110,8 @@ class GlobalConfig(DictConfig):
         if not all(0 < q < 1 for q in qs):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
         self.quantiles = qs
-        for name in ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size",
-                     "windows_per_series"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size",
+                                   "windows_per_series"))
         check_cell_options(self)
 
 
