@@ -42,10 +42,13 @@ def run(name: str, args) -> dict:
     start = time.perf_counter()
     gf.predict(frame)
     predict_s = time.perf_counter() - start
-    rows = {"LSTM (global)": result["model"], **result["baselines"]}
+    chosen = result["split"]["combination"]
+    rows = {f"forecast ({chosen})": result["model"], **result["baselines"]}
     print(f"\n{name}: {int(result['model']['series'])} series, h={h}, m={m}, input width {gf.state.input_width}, "
           f"{len(gf.history)} epochs; train {train_s:.0f} s, evaluate (model + baselines) {eval_s:.1f} s, "
           f"predict every series {predict_s:.2f} s, {torch.get_num_threads()} threads")
+    print("validation sMAPE: " + ", ".join(f"{k} {v:.2f}" for k, v in result["split"]["validation_smape"].items())
+          + f" -> the forecast is {chosen}")
     print(f"{'':16}{'sMAPE':>8}{'MASE':>8}{'OWA':>8}{'published sMAPE':>17}")
     for label, s in rows.items():
         pub = PUBLISHED.get(name, {}).get(label, "")

@@ -49,7 +49,7 @@ def trained(panel_csv, tmp_path_factory):
 
 def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == {"naive", "seasonal_naive", "naive2", "theta"}
+    assert set(metrics["baselines"]) - {"lstm_alone"} == {"naive", "seasonal_naive", "naive2", "theta"}
     model = metrics["model"]
     assert model["series"] == 30
     assert model["smape"] < metrics["baselines"]["seasonal_naive"]["smape"]
@@ -59,6 +59,24 @@ def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
     assert metrics["baselines"]["naive2"]["owa"] == pytest.approx(1.0)
     for name in ("config.json", "model.safetensors", "metrics_by_series.csv", "forecasts.csv", "forecast.png"):
         assert (trained / name).is_file(), name
+
+
+def test_the_forecast_is_the_candidate_with_the_lowest_validation_smape(trained, panel_csv):
+    split = json.loads((trained / "metrics.json").read_text())["split"]
+    scores = split["validation_smape"]
+    assert set(scores) == {"lstm", "theta", "mean of lstm and theta"}
+    assert split["combination"] == min(scores, key=scores.get)
+    # each combination forecasts what it says: Theta's own forecast, or the mean of Theta and the network
+    gf = GlobalForecaster.load(trained)
+    gf.state.combination = "theta"
+    as_theta = gf.evaluate(panel_csv)
+    assert as_theta["model"]["smape"] == pytest.approx(as_theta["baselines"]["theta"]["smape"], rel=1e-12)
+    gf.state.combination = "mean of lstm and theta"
+    mean = gf.evaluate(panel_csv)["forecasts"]
+    np.testing.assert_allclose(mean["forecast"], (mean["lstm_alone"] + mean["theta"]) / 2, rtol=1e-12)
+    assert GlobalConfig(id_column="s", target="v", combine="lstm").combine == "lstm"
+    with pytest.raises(Exception, match="combine must be one of auto, lstm"):
+        GlobalConfig(id_column="s", target="v", combine="best")
 
 
 def test_per_series_metrics_are_score_collection_of_the_written_forecasts(trained, panel_csv):

@@ -76,6 +76,10 @@ def _add_global_options(parser) -> None:
                              "(competition protocol; default: the horizon)")
     parser.add_argument("--skip-short", action="store_true", default=False,
                         help="with --id-column: skip (and name) series too short for one window instead of refusing")
+    parser.add_argument("--combine", choices=["auto", "lstm"], default=None,
+                        help="with --id-column: 'auto' (default) forecasts with the network, Theta or their mean, "
+                             "whichever scores the lowest sMAPE on the validation windows; 'lstm': the network "
+                             "alone")
     parser.add_argument("--windows-per-series", type=positive_int, metavar="N", default=None,
                         help="with --id-column: windows drawn per series and epoch (default 8)")
 
@@ -182,7 +186,7 @@ def _global_config(args):
     if unsupported:
         raise UsageError(f"{unsupported[0]} is not supported with --id-column")
     names = ["input_width", "horizon", "season", "quantiles", "transform", "hidden_size", "ensemble", *CELL_FIELDS,
-             "test_last", "windows_per_series"]
+             "test_last", "windows_per_series", "combine"]
     values = run_values(args, names)
     time_column = args.time_column or _guess_time_column(args.data, [*args.target, args.id_column])
     return GlobalConfig(id_column=args.id_column, target=args.target[0], time_column=time_column,
@@ -202,8 +206,14 @@ def run_train_global(args) -> int:
     print(f"{split['series']} series, one model; test part: the last {split['horizon']} values of each"
           + (f"; skipped {len(split['skipped'])} short series: {', '.join(split['skipped'][:5])}"
              if split["skipped"] else ""))
+    chosen = split.get("combination", "lstm")
+    scores = split.get("validation_smape") or {}
+    if scores:
+        print("forecast: " + chosen + ", the lowest validation sMAPE of "
+              + ", ".join(f"{name} {value:.2f}" for name, value in scores.items()))
     print(f"{'':16}{'sMAPE':>10}{'MASE':>10}{'OWA':>10}")
-    for name, metrics in [("LSTM (global)", result["model"]), *result["baselines"].items()]:
+    label = "LSTM (global)" if chosen == "lstm" else ("Theta (chosen)" if chosen == "theta" else "LSTM+Theta")
+    for name, metrics in [(label, result["model"]), *result["baselines"].items()]:
         print(f"{name:16}{metrics['smape']:>10.3f}{metrics['mase']:>10.3f}{metrics['owa']:>10.3f}")
     print(f"run directory: {out}  (metrics.json, metrics_by_series.csv, forecasts.csv, forecast.png, "
           "model.safetensors)")

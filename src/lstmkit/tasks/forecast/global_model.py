@@ -41,7 +41,7 @@ from lstmkit.config import DictConfig
 from lstmkit.data import DataError
 from lstmkit.errors import ConfigError
 from lstmkit.files import atomic_write_text
-from lstmkit.metrics.forecast import naive2_forecast, score_collection, seasonality_test, seasonal_indices
+from lstmkit.metrics.forecast import naive2_forecast, score_collection, seasonal_indices, seasonality_test, smape_m3
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.base import Application
 from lstmkit.tasks.cells import check_cell_options
@@ -54,6 +54,11 @@ from lstmkit.train import TrainConfig
 logger = logging.getLogger(__name__)
 
 __all__ = ["GlobalConfig", "GlobalForecaster", "GlobalState", "Series", "theta_forecast"]
+
+
+COMBINE_CHOICES = ("auto", "lstm")
+#: What a global forecast can be: the network's median, Theta, or the mean of the two.
+COMBINATIONS = ("lstm", "theta", "mean of lstm and theta")
 
 
 @dataclass
@@ -79,6 +84,10 @@ class GlobalConfig(DictConfig):
     zoneout: float = 0.0
     ensemble: int = 2
     windows_per_series: int = 8  # an epoch draws this many windows per series (on average) from the pool
+    # "auto": after training, forecast every series' validation window with the network, with Theta and
+    # with their mean, and keep whichever has the lowest mean sMAPE there (never worse on validation than
+    # Theta); "lstm": the network alone. Only the median is combined, so with other quantiles: "lstm".
+    combine: str = "auto"
     epochs: int = 60
     patience: int = 10
     lr: float = 3e-3
@@ -99,6 +108,8 @@ class GlobalConfig(DictConfig):
             raise ConfigError(f"lr_schedule must be 'plateau', 'cosine' or None, got {self.lr_schedule!r}")
         if self.transform not in ("auto", "log", "none"):
             raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
+        if self.combine not in COMBINE_CHOICES:
+            raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         for name in ("input_width", "horizon", "season", "seasons_averaged", "test_last"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -130,6 +141,10 @@ class GlobalState(DictConfig):
     series: int  # how many series trained the model
     skipped: list[str] = field(default_factory=list)
     reasons: dict = field(default_factory=dict)
+    # What the forecast is (chosen on the validation windows, config "combine"): one of COMBINATIONS,
+    # and the mean validation sMAPE of each candidate.
+    combination: str = "lstm"
+    validation_smape: dict = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -356,7 +371,36 @@ class GlobalForecaster(Application):
         val_loader = torch.utils.data.DataLoader(val_set, batch_size=1024, shuffle=False)
         self.train_model(model, pinball_loss(cfg.quantiles), train_config, loader, val_loader,
                          run_dir=run_dir, resume=resume)
+        self._choose_combination(kept)
         return self
+
+    def _choose_combination(self, kept: list[Series]) -> None:
+        """Forecast each series' validation window (its last h training values, from what precedes
+        them) with every candidate of :data:`COMBINATIONS`; keep the lowest mean sMAPE (config
+        ``combine="auto"``). The network's early stopping watched these windows too, so its score here
+        is slightly optimistic: the choice leans towards the network, never away from it."""
+        s, cfg = self.state, self.config
+        if cfg.combine != "auto" or len(cfg.quantiles) > 1:
+            s.combination, s.validation_smape = "lstm", {}
+            return
+        K = s.horizon
+        histories = [(item.id, item.train[: len(item.train) - K]) for item in kept]
+        truth = [item.train[len(item.train) - K:] for item in kept]
+        network = self._forecast_histories(histories)[:, :, self._median()]
+        theta = np.stack([theta_forecast(history, K, s.season) for _, history in histories])
+        candidates = {"lstm": network, "theta": theta, "mean of lstm and theta": (network + theta) / 2}
+        s.validation_smape = {name: float(np.mean([smape_m3(y, f) for y, f in zip(truth, forecasts)]))
+                              for name, forecasts in candidates.items()}
+        s.combination = min(COMBINATIONS, key=lambda name: s.validation_smape[name])
+        logger.info("validation sMAPE: %s; the forecast is %s", s.validation_smape, s.combination)
+
+    def _combined(self, network: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        """(series, K) forecasts as the state's combination makes them from the network's medians."""
+        combination, K, m = self.state.combination, self.state.horizon, self.state.season
+        if combination == "lstm":
+            return network
+        theta = np.stack([theta_forecast(history, K, m) for history in histories])
+        return theta if combination == "theta" else (network + theta) / 2
 
     # ---- forecasts ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -400,13 +444,17 @@ class GlobalForecaster(Application):
             self.config.skip_short = skip
         K = s.horizon
         pred_q = self._forecast_histories([(item.id, item.train) for item in kept])
-        model_f = {item.id: pred_q[i, :, self._median()] for i, item in enumerate(kept)}
+        network = pred_q[:, :, self._median()]
+        combined = self._combined(network, [item.train for item in kept])
+        model_f = {item.id: combined[i] for i, item in enumerate(kept)}
         predictions = {
             "naive": {item.id: np.full(K, item.train[-1]) for item in kept},
             "seasonal_naive": {item.id: seasonal_naive(item.train, K, s.season) for item in kept},
             "naive2": {item.id: naive2_forecast(item.train, K, s.season) for item in kept},
             "theta": {item.id: theta_forecast(item.train, K, s.season) for item in kept},
         }
+        if s.combination != "lstm":  # what the network alone would have scored
+            predictions["lstm_alone"] = {item.id: network[i] for i, item in enumerate(kept)}
         table, summary = score_collection(kept, model_f)
         result = {"model": summary, "baselines": {}}
         for name, forecasts in predictions.items():
@@ -419,7 +467,8 @@ class GlobalForecaster(Application):
         result["split"] = {"protocol": f"the last {K} values of every series are its test part",
                            "series": len(kept), "skipped": [x.id for x in series if x.id not in set(table["series"])],
                            "horizon": K, "season": s.season, "input_width": s.input_width,
-                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons)}
+                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons),
+                           "combination": s.combination, "validation_smape": dict(s.validation_smape)}
         rows = {"series": np.repeat([item.id for item in kept], K), "step": np.tile(np.arange(1, K + 1), len(kept)),
                 "actual": np.concatenate([item.test for item in kept]),
                 "forecast": np.concatenate([model_f[item.id] for item in kept])}
@@ -460,8 +509,9 @@ class GlobalForecaster(Application):
             raise DataError("no series to forecast")
         pred_q = self._forecast_histories([(x.id, x.train) for x in series])
         K = self.state.horizon
+        forecast = self._combined(pred_q[:, :, self._median()], [x.train for x in series])
         rows = {"series": np.repeat([x.id for x in series], K), "step": np.tile(np.arange(1, K + 1), len(series)),
-                "forecast": pred_q[:, :, self._median()].reshape(-1)}
+                "forecast": forecast.reshape(-1)}
         for qi, q in enumerate(self.config.quantiles):
             if q != 0.5:
                 rows[f"q{q:g}"] = pred_q[:, :, qi].reshape(-1)
