@@ -137,7 +137,10 @@ def print_result(result: dict, file=None) -> None:
     print_choices(split, file)
     steps = f"{split['horizon']} step" + ("s" if split["horizon"] != 1 else "")
     print(f"test part: rows {split['test'][0]}-{split['test'][1] - 1}, {split['test_windows']} forecast windows of "
-          f"{steps} each; MASE below 1 beats the training part's seasonal-naive error", file=file)
+          f"{steps} each; MASE is scaled by the mean in-sample error of the "
+          + (f"seasonal naive forecast (season {split['season']}, as chosen above)" if split["season"] > 1
+             else "naive forecast (no season)")
+          + " on the training part: below 1 beats it", file=file)
     print_metrics(result, file)
     for key, value in result["model"].items():
         if key.startswith("coverage_"):
