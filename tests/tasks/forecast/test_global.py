@@ -9,7 +9,8 @@ from lstmkit.cli import main
 from lstmkit.data import DataError
 from lstmkit.data.competitions import CompetitionSeries
 from lstmkit.metrics.forecast import score_collection
-from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster, seasonal_naive, theta_forecast
+from lstmkit.tasks.forecast.baselines import seasonal_naive, theta_forecast
+from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster
 
 H = 12
 QUICK = ["--epochs", "15", "--ensemble", "1", "--hidden-size", "16", "--threads", "1"]

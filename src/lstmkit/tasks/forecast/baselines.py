@@ -15,6 +15,10 @@ r"""The baselines every forecaster should be checked against, computed on exactl
 
 All return (windows, horizon, targets) arrays for forecast origins T (the first forecast row of each
 window). The metrics they are scored with are in :mod:`lstmkit.metrics.forecast`.
+
+For the competition protocol of the global forecaster (one forecast from the end of each series):
+``seasonal_naive`` (R's ``snaive``) and ``theta_forecast`` (R's ``thetaf``); Naive2 is
+:func:`lstmkit.metrics.forecast.naive2_forecast`.
 """
 from __future__ import annotations
 
@@ -24,9 +28,12 @@ import warnings
 
 import numpy as np
 
+from lstmkit.metrics.forecast import seasonal_indices, seasonality_test
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["ar_fit", "ar_forecast", "ets_forecast", "naive_forecast", "seasonal_lag", "seasonal_naive_forecast"]
+__all__ = ["ar_fit", "ar_forecast", "ets_forecast", "naive_forecast", "seasonal_lag", "seasonal_naive",
+           "seasonal_naive_forecast", "theta_forecast"]
 
 
 def naive_forecast(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -133,3 +140,49 @@ def ar_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, f
             out[:, h, k] = step
             history = np.concatenate([history[:, 1:], step[:, None]], axis=1)
     return out, orders
+
+
+# ---- per-series forecasts of the competition protocol (one forecast from the end of each series) ----
+def seasonal_naive(train: np.ndarray, h: int, season: int) -> np.ndarray:
+    """The last season repeated (R forecast's ``snaive``): :math:`\\hat y_{n+j} = y_{n - m + ((j-1) \\bmod m)}`."""
+    x = np.asarray(train, dtype=float)
+    if season <= 1 or len(x) < season:
+        return np.full(h, x[-1])
+    return x[len(x) - season + np.arange(h) % season]
+
+
+def _ses(x: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Simple exponential smoothing started at x[0], for every alpha at once: (final levels, SSEs)."""
+    level, sse = np.full(len(alphas), x[0]), np.zeros(len(alphas))
+    for v in x[1:]:
+        e = v - level
+        sse += e * e
+        level = level + alphas * e
+    return level, sse
+
+
+def theta_forecast(train: np.ndarray, h: int, season: int) -> np.ndarray:
+    """The Theta method (Assimakopoulos & Nikolopoulos 2000) as the M3/M4 benchmark code runs it.
+
+    Seasonally adjust like Naive2 (the 90% test, classical multiplicative indices), fit simple
+    exponential smoothing (alpha by least squares on a grid), add half the slope b of the linear
+    trend, :math:`\\hat y_{n+j} = \\ell_n + \\tfrac{b}{2}\\,(j - 1 + 1/\\alpha - (1-\\alpha)^n/\\alpha)`
+    (Hyndman & Billah 2003, R's ``thetaf``), and reseasonalise.
+    """
+    x = np.asarray(train, dtype=float)
+    n = len(x)
+    seasonal = season > 1 and seasonality_test(x, season) and (x > 0).all()
+    if seasonal:
+        figure = seasonal_indices(x, season)
+        idx = figure[np.arange(n) % season]
+        x = x / idx
+    grid = np.linspace(0.01, 0.99, 99)
+    levels, sse = _ses(x, grid)
+    best = int(np.argmin(sse))
+    alpha, level = float(grid[best]), float(levels[best])
+    b = np.polyfit(np.arange(n), x, 1)[0] if n > 1 else 0.0
+    j = np.arange(h)
+    f = level + 0.5 * b * (j + 1 / alpha - (1 - alpha) ** n / alpha)
+    if seasonal:
+        f = f * figure[(n + j) % season]
+    return f

@@ -41,11 +41,12 @@ from lstmkit.config import DictConfig
 from lstmkit.data import DataError
 from lstmkit.errors import ConfigError
 from lstmkit.files import atomic_write_text
-from lstmkit.metrics.forecast import naive2_forecast, score_collection, seasonal_indices, seasonality_test, smape_m3
+from lstmkit.metrics.forecast import naive2_forecast, score_collection, smape_m3
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.base import Application
 from lstmkit.tasks.cells import check_cell_options
 from lstmkit.tasks.forecast import baselines, windows
+from lstmkit.tasks.forecast.baselines import seasonal_naive, theta_forecast
 from lstmkit.tasks.forecast.config import ForecastState, check_positive_ints
 from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
 from lstmkit.tasks.forecast.windows import Prepared, window_tensors
@@ -596,46 +597,3 @@ class _Stacked(torch.utils.data.Dataset):
 
 
 # ------------------------------------------------------------------------------------------- baselines
-def seasonal_naive(train: np.ndarray, h: int, season: int) -> np.ndarray:
-    """The last season repeated (R forecast's ``snaive``): :math:`\\hat y_{n+j} = y_{n - m + ((j-1) \\bmod m)}`."""
-    x = np.asarray(train, dtype=float)
-    if season <= 1 or len(x) < season:
-        return np.full(h, x[-1])
-    return x[len(x) - season + np.arange(h) % season]
-
-
-def _ses(x: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Simple exponential smoothing started at x[0], for every alpha at once: (final levels, SSEs)."""
-    level, sse = np.full(len(alphas), x[0]), np.zeros(len(alphas))
-    for v in x[1:]:
-        e = v - level
-        sse += e * e
-        level = level + alphas * e
-    return level, sse
-
-
-def theta_forecast(train: np.ndarray, h: int, season: int) -> np.ndarray:
-    """The Theta method (Assimakopoulos & Nikolopoulos 2000) as the M3/M4 benchmark code runs it.
-
-    Seasonally adjust like Naive2 (the 90% test, classical multiplicative indices), fit simple
-    exponential smoothing (alpha by least squares on a grid), add half the slope b of the linear
-    trend, :math:`\\hat y_{n+j} = \\ell_n + \\tfrac{b}{2}\\,(j - 1 + 1/\\alpha - (1-\\alpha)^n/\\alpha)`
-    (Hyndman & Billah 2003, R's ``thetaf``), and reseasonalise.
-    """
-    x = np.asarray(train, dtype=float)
-    n = len(x)
-    seasonal = season > 1 and seasonality_test(x, season) and (x > 0).all()
-    if seasonal:
-        figure = seasonal_indices(x, season)
-        idx = figure[np.arange(n) % season]
-        x = x / idx
-    grid = np.linspace(0.01, 0.99, 99)
-    levels, sse = _ses(x, grid)
-    best = int(np.argmin(sse))
-    alpha, level = float(grid[best]), float(levels[best])
-    b = np.polyfit(np.arange(n), x, 1)[0] if n > 1 else 0.0
-    j = np.arange(h)
-    f = level + 0.5 * b * (j + 1 / alpha - (1 - alpha) ** n / alpha)
-    if seasonal:
-        f = f * figure[(n + j) % season]
-    return f
