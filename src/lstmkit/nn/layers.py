@@ -253,6 +253,7 @@ class RNN(StackedRecurrent):
 
     _num_gates = 1
     _name = "RNN"
+    _has_projection = False
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -271,9 +272,7 @@ class RNN(StackedRecurrent):
         self.resolve_backend()
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        del config["proj_size"]
-        return {**config, "nonlinearity": self.nonlinearity}
+        return {**super().get_config(), "nonlinearity": self.nonlinearity}
 
     def extra_repr(self) -> str:
         s = super().extra_repr()

@@ -205,9 +205,11 @@ class StackedRecurrent(torch.nn.Module):
         """Initialise a variant's own parameters of one layer direction."""
 
     # ------------------------------------------------------------------------------------- config
+    _has_projection = True  # takes proj_size (the LSTM family); the RNN and GRU do not, as in torch
+
     def get_config(self) -> dict:
         """JSON-able constructor arguments: ``type(self).from_config(m.get_config())`` rebuilds ``m``."""
-        return {
+        config = {
             "input_size": self.input_size,
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
@@ -223,6 +225,9 @@ class StackedRecurrent(torch.nn.Module):
             "zoneout": list(self.zoneout) if isinstance(self.zoneout, tuple) else self.zoneout,
             "weight_drop": self.weight_drop,
         }
+        if not self._has_projection:
+            del config["proj_size"]
+        return config
 
     @classmethod
     def from_config(cls, config: dict):

@@ -86,6 +86,7 @@ class GRU(StackedRecurrent):
 
     _num_gates = 3
     _name = "GRU"
+    _has_projection = False
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
@@ -97,11 +98,6 @@ class GRU(StackedRecurrent):
                          recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
                          device=device, dtype=dtype)
         self.resolve_backend()
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["proj_size"]
-        return config
 
     def _fused_covers(self):
         return None

@@ -235,7 +235,6 @@ def _is_global(directory) -> bool:
 
 
 def run_predict_global(args) -> int:
-    from lstmkit.files import atomic_write_text
     from lstmkit.tasks.forecast.global_model import GlobalForecaster
 
     if getattr(args, "quantize", None):
@@ -244,17 +243,10 @@ def run_predict_global(args) -> int:
     if args.skip_short:
         forecaster.config = dataclasses.replace(forecaster.config, skip_short=True)
     frame = forecaster.predict(existing_file(args.data), ids=args.ids)
-    text = frame.to_csv(index=False, float_format="%.6g")
-    if args.out:
-        atomic_write_text(args.out, text)
-        print(f"wrote {len(frame)} forecast rows ({frame['series'].nunique()} series) to {args.out}")
-    else:
-        print(text, end="")
-    return 0
+    return _write_forecasts(frame, args.out, f" ({frame['series'].nunique()} series)")
 
 
 def run_predict(args) -> int:
-    from lstmkit.files import atomic_write_text
     from lstmkit.tasks.forecast import Forecaster
 
     use_threads(args)
@@ -271,12 +263,20 @@ def run_predict(args) -> int:
     if reading:  # this table's gaps or order, handled as asked now rather than as in training
         forecaster.config = dataclasses.replace(forecaster.config, **reading)
     frame = forecaster.predict(existing_file(args.data))
-    # Six significant digits: the model computes in float32, so further digits are noise; times print as
-    # dates when they fall on midnight (pandas does that for a datetime column).
+    return _write_forecasts(frame, args.out)
+
+
+def _write_forecasts(frame, out, what: str = "") -> int:
+    """The forecast table as CSV to ``out`` (atomically) or to standard output.
+
+    Six significant digits: the model computes in float32, so further digits are noise; times print as
+    dates when they fall on midnight (pandas does that for a datetime column)."""
+    from lstmkit.files import atomic_write_text
+
     text = frame.to_csv(index=False, float_format="%.6g")
-    if args.out:
-        atomic_write_text(args.out, text)
-        print(f"wrote {len(frame)} forecast rows to {args.out}")
+    if out:
+        atomic_write_text(out, text)
+        print(f"wrote {len(frame)} forecast rows{what} to {out}")
     else:
         print(text, end="")
     return 0
