@@ -259,7 +259,7 @@ class StackedRecurrent(torch.nn.Module):
             def restore(out: Tensor) -> PackedSequence:
                 if sorted_indices is not None:
                     out = out.index_select(1, sorted_indices)  # the packing's order: longest first
-                packed = pack_padded_sequence(out, lengths[sorted_indices] if sorted_indices is not None
+                packed = pack_padded_sequence(out, lengths[sorted_indices.cpu()] if sorted_indices is not None
                                               else lengths, enforce_sorted=True)
                 return PackedSequence(packed.data, packed.batch_sizes, sorted_indices, unsorted_indices)
 

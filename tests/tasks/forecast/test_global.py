@@ -129,6 +129,8 @@ def test_predict_every_series_or_the_named_ones_and_load_round_trip(trained, pan
     capsys.readouterr()  # int8 is not offered for a global model yet: refused, never silently ignored
     assert main(["forecast", "predict", str(panel_csv), "--model", str(trained), "--quantize", "int8"]) == 2
     assert "--quantize int8 is not available yet for a model trained with --id-column" in capsys.readouterr().err
+    assert main(["forecast", "predict", str(panel_csv), "--model", str(trained), "--fill", "ffill"]) == 2
+    assert "--fill is not supported for a model trained with --id-column" in capsys.readouterr().err
 
 
 def test_a_short_series_is_named_and_skipped_only_when_asked(tmp_path):
@@ -169,6 +171,13 @@ def test_the_command_line_refuses_a_short_series_by_name(tmp_path, capsys):
     assert main(argv) != 0
     assert "'S01' (21 values)" in capsys.readouterr().err
     assert not (tmp_path / "run" / "config.json").exists()  # refused before writing anything
+    # the panel's own options on one series are refused, not ignored
+    single = tmp_path / "one.csv"
+    frame[frame["series"] == "S00"][["time", "value"]].to_csv(single, index=False)
+    capsys.readouterr()
+    assert main(["forecast", "train", str(single), "--target", "value", "--test-last", "5",
+                 "--out", str(tmp_path / "one"), *QUICK]) != 0
+    assert "--test-last applies to many series with --id-column" in capsys.readouterr().err
 
 
 def test_season_and_horizon_come_from_the_competition_layout():

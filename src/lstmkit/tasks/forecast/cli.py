@@ -154,6 +154,10 @@ def run_train(args) -> int:
 
     if getattr(args, "id_column", None):
         return run_train_global(args)
+    only_global = [f"--{name.replace('_', '-')}" for name in ("test_last", "combine", "windows_per_series", "skip_short")
+                   if getattr(args, name, None)]
+    if only_global:
+        raise UsageError(f"{only_global[0]} applies to many series with --id-column; this table is one series")
     config = _config(args)
     use_threads(args, config.hidden_size)
     out = run_dir(args, "forecast")
@@ -239,6 +243,9 @@ def run_predict_global(args) -> int:
 
     if getattr(args, "quantize", None):
         raise UsageError("--quantize int8 is not available yet for a model trained with --id-column")
+    if getattr(args, "fill", None) or getattr(args, "sort", None):
+        raise UsageError(f"--{'fill' if args.fill else 'sort'} is not supported for a model trained with --id-column "
+                         "(its rows are ordered by the time column within each series)")
     forecaster = GlobalForecaster.load(model_dir(args.model))
     if args.skip_short:
         forecaster.config = dataclasses.replace(forecaster.config, skip_short=True)
