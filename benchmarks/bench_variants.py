@@ -22,12 +22,11 @@ Times are medians of alternating rounds (torch, fused, reference, torch, ...): t
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import lstmkit.nn as lnn
+from bench_lstm import alternate, matmul_gflops  # the same timing rules as the standard LSTM's benchmark
 
 VARIANTS = {  # name -> (constructor, gate blocks for the FLOP count)
     "lstm (native)": (lambda I, H, **kw: lnn.LSTM(I, H, **kw), 4),
@@ -40,31 +39,6 @@ VARIANTS = {  # name -> (constructor, gate blocks for the FLOP count)
     "gru": (lambda I, H, **kw: lnn.GRU(I, H, **kw), 3),  # trains on the fused backend on CPU (faster)
     "gru zoneout 0.1": (lambda I, H, **kw: lnn.GRU(I, H, zoneout=0.1, **kw), 3),
 }
-
-
-def timed(fn, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def alternate(fns: dict, reps: int, rounds: int) -> dict:
-    samples = {k: [] for k in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            samples[name].append(timed(fn, reps))
-    return {k: statistics.median(v) for k, v in samples.items()}
-
-
-def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    return 2 * n**3 / timed(lambda: a @ b, reps) / 1e9
 
 
 def train_step(module, x):
