@@ -21,8 +21,9 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 def check_forecast(ns, printed):
     mase, seasonal_naive = (float(v) for v in printed.splitlines()[0].split())
     assert mase == ns["result"]["model"]["mase"] and seasonal_naive == ns["result"]["baselines"]["seasonal_naive"]["mase"]
-    # The README's AirPassengers row: seed 0 gives 0.487 (range 0.487-0.646 over seeds 0-2), seasonal naive 1.770.
-    assert mase == pytest.approx(0.487, abs=0.01)
+    # The README's AirPassengers row: the default forecast is the AR(23) baseline, chosen on the validation part
+    # (0.435 whatever the seed); the LSTM alone gave 0.487 with seed 0. Seasonal naive 1.770.
+    assert mase == pytest.approx(0.435, abs=0.01) and ns["result"]["choice"]["forecast"] == "ar"
     assert seasonal_naive == pytest.approx(1.770, abs=0.001)
     forecast = ns["fc"].predict(ns["df"])  # the loaded model
     assert len(forecast) == 12 and forecast["time"].iloc[0] == pd.Timestamp("1961-01-01")

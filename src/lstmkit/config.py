@@ -1,4 +1,5 @@
-"""What every dataclass config shares: a JSON-able dict out, and back in with unknown fields refused."""
+"""What every dataclass config shares: a JSON-able dict out, and back in with unknown fields refused;
+the check every config's ``__post_init__`` makes of its counts (:func:`check_positive_ints`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,3 +24,12 @@ class DictConfig:
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown fields {unknown}; known fields: {sorted(known)}")
         return cls(**values)
+
+
+def check_positive_ints(config, names) -> None:
+    """:class:`~lstmkit.errors.ConfigError` naming the first of ``names`` that is not an integer >= 1
+    (a bool is not an integer here: ``epochs=True`` is a mistake, not 1)."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")

@@ -166,7 +166,8 @@ def _legend_outside(ax, handles=None):
 
 def forecast_figure(history: pd.Series, forecasts: pd.DataFrame, *, title: str = "",
                     baseline: str = "seasonal_naive", quantile_columns: tuple[str, str] | None = None,
-                    target: str | None = None, time_label: str | None = None, freq: str | None = None):
+                    target: str | None = None, time_label: str | None = None, freq: str | None = None,
+                    model_label: str = "LSTM"):
     """The figure :func:`forecast_plot` saves (a matplotlib Figure, not closed: for tests and notebooks)."""
     target = target or (str(history.name) if history.name is not None else "value")
     time_label = time_label or (str(history.index.name) if history.index.name is not None else "time")
@@ -189,7 +190,7 @@ def forecast_figure(history: pd.Series, forecasts: pd.DataFrame, *, title: str =
         if band and step == 1:
             top.fill_between(t_part, part[band[0]], part[band[1]], color="C0", alpha=0.2, lw=0,
                              label=f"{band_label}, {_ahead(step, unit)}")
-        top.plot(t_part, part["forecast"], style, color="C0", lw=1.2, label=f"LSTM, {_ahead(step, unit)}")
+        top.plot(t_part, part["forecast"], style, color="C0", lw=1.2, label=f"{model_label}, {_ahead(step, unit)}")
         if baseline in part:
             top.plot(t_part, part[baseline], style, color="C3", lw=0.9, alpha=0.7,
                      label=f"{baseline.replace('_', ' ')}, {_ahead(step, unit)}")
@@ -211,7 +212,7 @@ def forecast_figure(history: pd.Series, forecasts: pd.DataFrame, *, title: str =
                 label="actual")
     if band:
         bottom.fill_between(t_win, window[band[0]], window[band[1]], color="C0", alpha=0.2, lw=0, label=band_label)
-    bottom.plot(t_win, window["forecast"], color="C0", marker=".", label="LSTM forecast")
+    bottom.plot(t_win, window["forecast"], color="C0", marker=".", label=f"{model_label} forecast")
     if baseline in window:
         bottom.plot(t_win, window[baseline], color="C3", alpha=0.7, label=baseline.replace("_", " "))
     if len(t_all) and t_all[0] <= first <= t_all[-1]:
@@ -226,7 +227,8 @@ def forecast_figure(history: pd.Series, forecasts: pd.DataFrame, *, title: str =
 
 def forecast_plot(history: pd.Series, forecasts: pd.DataFrame, path: str | Path, *, title: str = "",
                   baseline: str = "seasonal_naive", quantile_columns: tuple[str, str] | None = None,
-                  target: str | None = None, time_label: str | None = None, freq: str | None = None) -> Path:
+                  target: str | None = None, time_label: str | None = None, freq: str | None = None,
+                  model_label: str = "LSTM") -> Path:
     """Two panels for one target.
 
     Top: the series, with the test part's rolling one-step-ahead and last-step-ahead forecasts of the
@@ -237,10 +239,11 @@ def forecast_plot(history: pd.Series, forecasts: pd.DataFrame, path: str | Path,
     ``target`` labels the y axes (default: the series' name), ``time_label`` the time axes (default:
     the index's name, else "time"); ``freq`` (a pandas frequency, inferred from the index when not
     given) names the steps ("7 days ahead"). Dates are labelled concisely and legends sit outside
-    the axes.
+    the axes. ``model_label`` names the ``forecast`` column in the legend (what was chosen: "LSTM",
+    "LSTM + ar", ...).
     """
     fig = forecast_figure(history, forecasts, title=title, baseline=baseline, quantile_columns=quantile_columns,
-                          target=target, time_label=time_label, freq=freq)
+                          target=target, time_label=time_label, freq=freq, model_label=model_label)
     return save_figure(fig, path)
 
 

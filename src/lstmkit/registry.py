@@ -32,6 +32,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "layernorm_lstm": "lstmkit.nn.variants",
     "gru": "lstmkit.nn.variants",
     "forecaster": "lstmkit.tasks.forecast.model",
+    "forecaster_global": "lstmkit.tasks.forecast.global_net",
     "anomaly_next_step": "lstmkit.tasks.anomaly.model",
     "anomaly_autoencoder": "lstmkit.tasks.anomaly.model",
     "text_lm": "lstmkit.tasks.text.models",
@@ -39,6 +40,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "long_memory_net": "lstmkit.tasks.studies.long_memory.model",
     "translator": "lstmkit.tasks.translate.model",
     "action_net": "lstmkit.tasks.action.model",
+    "speech_net": "lstmkit.tasks.speech.model",
 }
 
 

@@ -260,9 +260,9 @@ def test_real_table_matches_x_and_xx(name, file):
 def test_real_m3_loads_well_under_a_second():
     _real("m3")
     competitions._parse.cache_clear()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what other jobs on a busy machine take does not count
     frame = load_competition("m3")  # parses the 1.8 MB file again and builds 236,210 rows (about 0.15 s)
-    assert time.perf_counter() - start < 1.5  # loose: a shared, busy machine
+    assert time.process_time() - start < 1.5
     assert len(frame) == 236_210
 
 

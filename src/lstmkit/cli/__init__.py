@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "lstmkit.tasks.text.cli",
     "lstmkit.tasks.translate.cli",
     "lstmkit.tasks.action.cli",
+    "lstmkit.tasks.speech.cli",
     "lstmkit.tasks.studies.cli",
     "lstmkit.tasks.inspect.cli",
     "lstmkit.export.cli",

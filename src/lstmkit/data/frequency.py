@@ -3,7 +3,8 @@
 :func:`infer_frequency` finds a time axis's frequency even with gaps; :func:`seasonal_period` and
 :func:`infer_season` turn it into the main seasonal period in steps, with a rule that gives the same
 answer on every pandas the project supports (pandas 3.0 made ``Day`` a calendar offset, so nothing
-here converts an offset to a ``Timedelta``).
+here converts an offset to a ``Timedelta``). :func:`infer_seasons` lists every season the data is
+long enough for (daily and weekly for half-hourly data covering weeks), for multi-season baselines.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pandas.tseries.frequencies import to_offset
 
 from lstmkit.data.errors import DataError
 
-__all__ = ["infer_frequency", "infer_season", "seasonal_period"]
+__all__ = ["infer_frequency", "infer_season", "infer_seasons", "seasonal_period"]
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,65 @@ def infer_season(freq: Any, n: int | None = None) -> tuple[int, str]:
         return 1, (f"no seasonal rule for frequency {offset.freqstr!r}: season 1 (no seasonal baseline); "
                    "set --season to override")
     return rule
+
+
+def _season_candidates(offset: Any) -> list[tuple[int, str]]:
+    """Every (period, cycle name) the steps of ``offset`` can follow, shortest first; periods >= 2 only."""
+    if offset.n < 1:
+        return []
+    step = _step_nanos(offset)
+    if step is not None and step < _NS_PER_DAY:  # sub-daily: a day and a week (a year is left out: rarely
+        per_day = round(_NS_PER_DAY / step)      # two of them, and a decomposition that long is slow)
+        found = [(per_day, "daily"), (7 * per_day, "weekly")]
+    elif step is not None:  # daily or k-daily: a week and a year (365 days, as seasonal_period counts it)
+        days = step / _NS_PER_DAY
+        found = [(round(7 / days), "weekly"), (round(365 / days), "yearly")]
+    else:  # calendar offsets follow one cycle (monthly: a year; business days: a week); yearly ones none
+        found = [(round(cycle / offset.n), adjective.split()[0]) for classes, cycle, _, adjective in _CALENDAR_RULES
+                 if isinstance(offset, _offset_classes(classes))][:1]
+    return [(m, name) for i, (m, name) in enumerate(found) if m >= 2 and m not in [p for p, _ in found[:i]]]
+
+
+def infer_seasons(freq: Any, n: int | None = None, *, cycles: int = 2) -> tuple[list[int], str]:
+    """Every seasonal period the frequency implies that ``n`` rows hold ``cycles`` full cycles of,
+    shortest first, and a one-line reason a person can read.
+
+    Where :func:`infer_season` picks the one season the network's baseline uses, this is the set a
+    multi-season baseline (MSTL, seasonal naive per season) uses: half-hourly demand has a daily (48)
+    and a weekly (336) cycle, and the weekly seasonal naive beats the daily one there.
+
+    ==============================  ====================================================
+    frequency                       candidate seasons (kept when ``n >= cycles * m``)
+    ==============================  ====================================================
+    sub-daily, k steps a day        k (daily) and 7k (weekly): hourly 24, 168; 30min 48, 336
+    daily (D), k-daily              7/k (weekly) and 365/k (yearly): daily 7, 365
+    business daily, weekly, ...     the one season of :func:`seasonal_period` (5, 52, 12, 4, ...)
+    yearly, irregular, unknown      none
+    ==============================  ====================================================
+
+    ``n`` is the number of rows the seasons are learned from (the training part); None keeps every
+    candidate. Two cycles by default: one to learn the pattern from and one to check it against, the
+    least a decomposition (STL) accepts and the rule :func:`seasonal_period` uses for the yearly season.
+    Never raises for a frequency without a rule (the answer is then no season)::
+
+        ([48, 336], "'30min' data, 2822 rows: daily season 48, weekly season 336 (each >= 2 full cycles)")
+        ([7], "'D' data, 500 rows: weekly season 7 (each >= 2 full cycles); yearly 365 left out (needs 730 rows)")
+    """
+    if freq is None:
+        return [], "no regular frequency (irregular or numeric time axis): no season"
+    offset, n = _as_offset(freq, n)
+    candidates = _season_candidates(offset)
+    where = f"{offset.freqstr!r} data" + (f", {n} rows" if n is not None else "")
+    if not candidates:
+        return [], f"{where}: no season (no calendar cycle of 2 or more steps for this frequency)"
+    kept = [(m, name) for m, name in candidates if n is None or n >= cycles * m]
+    dropped = [(m, name) for m, name in candidates if (m, name) not in kept]
+    reason = where + ": " + (", ".join(f"{name} season {m}" for m, name in kept) if kept else "no season")
+    if kept and n is not None:
+        reason += f" (each >= {cycles} full cycles)"
+    if dropped:
+        reason += "; " + ", ".join(f"{name} {m} left out (needs {cycles * m} rows)" for m, name in dropped)
+    return [m for m, _ in kept], reason
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ either the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
+import csv
+import io
 import os
 import random
 from pathlib import Path
@@ -27,7 +29,32 @@ from lstmkit.files import TRAINER_STATE, atomic_write
 
 HISTORY_CSV = "history.csv"
 STEPS_CSV = "steps.csv"
+STEP_COLUMNS = ["epoch", "step", "loss", "grad_norm", "lr", "skipped"]
 STATE_FORMAT_VERSION = 1
+
+
+class CsvText:
+    """The text :func:`lstmkit.files.write_csv` writes for a list of rows that only grows (the step log),
+    each row rendered once: rewriting steps.csv at every checkpoint stays atomic, but rendering every
+    row again each epoch would make a run's checkpoints cost quadratic time (300 epochs of 50 steps:
+    4.5 million rows rendered)."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = list(columns)
+        self.rendered = 0  # rows in self.text
+        self.text = ""
+
+    def __call__(self, rows: list[dict]) -> str:
+        if len(rows) < self.rendered:  # not the list seen before: start again
+            self.rendered, self.text = 0, ""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
+        if not self.rendered:
+            writer.writeheader()
+        writer.writerows(rows[self.rendered:])
+        self.text += buffer.getvalue()
+        self.rendered = len(rows)
+        return self.text
 
 
 def capture_rng_state(generators: list[torch.Generator] = ()) -> dict:

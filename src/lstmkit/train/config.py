@@ -66,6 +66,17 @@ class TrainConfig(DictConfig):
     carry_state: bool = False
     time_dim: int = 1  # time axis of x and y for TBPTT segments (1: batch_first, as tasks use)
 
+    # --- ensembles --------------------------------------------------------------------------------
+    # For a model of independent members (``model.members`` > 1, no parameter shared; in training
+    # ``model(x)`` stacks the members' predictions on dim 0 and ``model(x, member=k)`` is entry k) and a
+    # loss whose terms each read one member's prediction (a mean over members and samples): run each
+    # member's forward and backward before the next member's forward. The update is bit for bit the
+    # same, but only one member's activations live at a time. Why it matters: three LSTMs over 96-step
+    # windows hold 18 MB of oneDNN workspace at once, more than glibc keeps between steps, so every step
+    # mapped it afresh from the system (2,000 page faults a step, a third of the step's time).
+    # Plain (non-stateful) training in one process only; ignored under DDP.
+    backward_by_member: bool = False
+
     # --- validation, early stopping ---------------------------------------------------------------
     monitor: str = "val_loss"  # a history column: train_loss, val_loss or val_<metric name>
     mode: str = "min"  # "min" for losses/errors, "max" for accuracies

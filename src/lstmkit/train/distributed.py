@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,10 @@ def make_loader(
 ) -> DataLoader:
     """A DataLoader whose order is a function of ``(seed, epoch)`` only, split over processes.
 
+    A dataset with ``batch_indexing = True`` takes a list of indices and returns the batch itself
+    (``dataset[[3, 1, 4]]`` as the collate of the three samples would be, with lists for tuples:
+    ``lstmkit.tasks.forecast.windows.Pairs``); it is then indexed once per batch.
+
     ``batch_size`` is the global batch; each of W processes gets ``batch_size // W``. The sampler is a
     DistributedSampler even for one process: its ``set_epoch(e)`` shuffle (a permutation seeded with
     ``seed + e``) needs no saved generator state, so a resumed run replays the same order, and with W
@@ -149,6 +153,11 @@ def make_loader(
     sampler = DistributedSampler(
         dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=drop_last
     )
+    if collate_fn is None and getattr(dataset, "batch_indexing", False):
+        # dataset[list of indices] is the collated batch: one gather per tensor instead of a __getitem__
+        # per sample and a collate. The same BatchSampler DataLoader would build, so the same batches.
+        batches = EpochBatchSampler(sampler, batch_size // info.world_size, drop_last)
+        return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=num_workers)
     return DataLoader(
         dataset,
         batch_size=batch_size // info.world_size,
@@ -157,3 +166,11 @@ def make_loader(
         num_workers=num_workers,
         collate_fn=collate_fn,
     )
+
+
+class EpochBatchSampler(BatchSampler):
+    """A BatchSampler over a DistributedSampler that passes ``set_epoch`` on (the Trainer reshuffles
+    every epoch through ``loader.sampler.set_epoch``)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)

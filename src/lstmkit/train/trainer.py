@@ -27,14 +27,16 @@ from lstmkit.train.bptt import detach_state, split_time, tbptt_backward
 from lstmkit.train.checkpoint import (
     HISTORY_CSV,
     CheckpointError,
+    STEP_COLUMNS,
     STEPS_CSV,
+    CsvText,
     TRAINER_STATE,
     capture_rng_state,
     load_trainer_state,
     restore_rng_state,
     save_trainer_state,
 )
-from lstmkit.files import write_csv
+from lstmkit.files import atomic_write_text, write_csv
 from lstmkit.train.config import TrainConfig, resolve_device
 from lstmkit.train.early_stopping import EarlyStopping
 from lstmkit.train.evaluation import LossFn, MetricFn, evaluate, forward_model, split_batch, to_device
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 # Config fields that may change between a run and its resumption without changing its results.
 _RESUMABLE_CHANGES = {"epochs", "progress", "log_every_steps", "checkpoint_every_epochs", "checkpoint_every_steps",
-                      "num_workers"}
+                      "num_workers", "backward_by_member"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -109,6 +111,11 @@ class Trainer:
       carried to the next segment detached (gradients stop at segment boundaries, see
       :mod:`lstmkit.train.bptt`), and the update happens per segment (``tbptt_update="segment"``) or
       once per batch (``"batch"``). With ``carry_state`` the final state of a batch starts the next one.
+    - ensemble (``config.backward_by_member``): ``model.members`` independent members (no shared
+      parameter); in training ``model(x)`` stacks their predictions on dim 0 and ``model(x, member=k)``
+      is entry k. Each step runs member k's forward and backward before member k + 1's forward, with the
+      gradient of ``loss_fn(model(x), y)`` bit for bit when each term of the loss reads one member's
+      prediction (see :meth:`_train_members`).
 
     One optimiser step: zero grads, backward, pre-clip global grad norm (logged every step in
     ``step_log`` / ``steps.csv``), non-finite check of loss and norm (``on_nan``), clip, step.
@@ -150,6 +157,8 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.device = torch.device("cpu")
         self.dist = distributed.DistInfo()
+        self._members = 0  # > 0: backward_by_member's member count (set by _setup)
+        self._steps_csv = CsvText(STEP_COLUMNS)  # steps.csv's text, one row rendered per step
 
     # ------------------------------------------------------------------------------------- setup
     def _loader(self, data, *, train: bool) -> DataLoader:
@@ -190,6 +199,7 @@ class Trainer:
         if self.run_dir is not None:
             registry.model_type_of(self.model)  # fail now, not after the first epoch
         self.model.to(self.device)
+        self._members = self._members_one_by_one()
         self.train_loader = self._loader(train_data, train=True)
         self.val_loader = self._loader(val_data, train=False) if val_data is not None else None
         columns = self._columns(self.val_loader is not None)
@@ -211,6 +221,17 @@ class Trainer:
             factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr,
         )
         self._interval = schedule_interval(cfg.schedule)
+
+    def _members_one_by_one(self) -> int:
+        """How many members ``backward_by_member`` backpropagates one at a time; 0: the whole model at once."""
+        cfg = self.config
+        if not cfg.backward_by_member or self.dist.enabled or cfg.uses_state:
+            return 0
+        members = getattr(self.model, "members", None)
+        if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+            raise ValueError("backward_by_member=True needs a model of independent members: "
+                             f"{type(self.model).__name__} has no integer `members` (and forward(x, member=k))")
+        return members if members > 1 else 0
 
     # --------------------------------------------------------------------------------------- fit
     def fit(self, train_data, val_data=None, *, resume: bool = False) -> list[dict]:
@@ -289,7 +310,7 @@ class Trainer:
                     self.scheduler.step()
                 done += 1
                 bar.update(1)
-                if self.step_log:
+                if self.step_log and not bar.disable:  # formatting costs a few us a step even for a hidden bar
                     last = self.step_log[-1]
                     bar.set_postfix(loss=f"{last['loss']:.4g}", gnorm=f"{last['grad_norm']:.3g}")
                 if every and self.step // every > step_before // every and done != total:
@@ -310,6 +331,9 @@ class Trainer:
     # --------------------------------------------------------------------------------- one batch
     def _train_batch(self, x, y, state, epoch: int, accum: dict):
         cfg = self.config
+        if self._members:
+            self._train_members(x, y, epoch, accum)
+            return None
         if cfg.tbptt_steps is None:
             self.optimizer.zero_grad(set_to_none=True)
             prediction, state = forward_model(self._net, x, state, cfg.uses_state)
@@ -334,6 +358,27 @@ class Trainer:
             # segment's graph, which backward() above has already freed.
             state = detach_state(state)
         return state
+
+    def _train_members(self, x, y, epoch: int, accum: dict) -> None:
+        """One step of ``backward_by_member``: member k's forward and backward before member k + 1's forward.
+
+        Member k's prediction goes into slot k of the (E, ...) stack that ``model(x)`` would return, the
+        other slots zero, and the loss of that stack is backpropagated: for a loss made of terms that each
+        read one member's prediction, slot k receives exactly the gradient the whole stack's loss gives
+        it (same values, same operations), so the update is bit for bit the one of a single backward
+        through all members, while only member k's graph (its LSTM's workspace) is alive. The logged
+        loss is the loss of the whole stack of the members' (detached) predictions.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        predictions = []
+        for member in range(self._members):
+            prediction = self._net(x, member=member)
+            slots = [prediction if k == member else torch.zeros_like(prediction) for k in range(self._members)]
+            self.loss_fn(torch.stack(slots), y).backward()
+            predictions.append(prediction.detach())
+        with torch.no_grad():
+            loss = self.loss_fn(torch.stack(predictions), y)
+        self._apply_update(float(loss), epoch, accum)
 
     def _apply_update(self, loss_value: float, epoch: int, accum: dict) -> None:
         """Guard, clip and apply the gradients already in ``.grad``; log the step."""
@@ -474,8 +519,7 @@ class Trainer:
         save_trainer_state(self.run_dir / TRAINER_STATE, state)
         save_model(self.model, self.run_dir, extra_config={"train": self.config.to_dict()})
         write_csv(self.run_dir / HISTORY_CSV, self.history)
-        write_csv(self.run_dir / STEPS_CSV, self.step_log,
-                  columns=["epoch", "step", "loss", "grad_norm", "lr", "skipped"])
+        atomic_write_text(self.run_dir / STEPS_CSV, self._steps_csv(self.step_log))
 
     def _restore(self, state: dict) -> dict | None:
         saved = state["config"]
@@ -494,6 +538,7 @@ class Trainer:
         self.best_weights = state["best_weights"]
         self.history = list(state["history"])
         self.step_log = _step_log_from_columns(state["step_log"])
+        self._steps_csv = CsvText(STEP_COLUMNS)  # a new step log: render it all at the next checkpoint
         logger.info("resuming %s after epoch %d, step %d", self.run_dir, self.epoch, self.step)
         if len(state["ranks"]) != self.dist.world_size:
             raise CheckpointError(

@@ -13,6 +13,7 @@ from lstmkit.errors import DataError, UserError
 from lstmkit.tasks.action import ActionConfig, ActionNet, ActionRecognizer
 from lstmkit.tasks.action.inputs import detect_kind
 from lstmkit.tasks.base import train_run
+from crashes import Crash, CrashAfterEpoch
 from labelled_tables import motion_table
 
 FAST = dict(epochs=25, patience=25, hidden_size=24, batch_size=8, lr=1e-2)
@@ -92,23 +93,13 @@ def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
     assert loaded.classes == ["fall", "peak", "rise"]
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAfterEpoch2:
-    def on_epoch_end(self, trainer, row):
-        if row["epoch"] == 2:
-            raise _Crash
-
-
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     table = motion_table(30)
     config = ActionConfig(**{**FAST, "epochs": 4, "patience": 10, "baselines": False})
     whole = train_run(ActionRecognizer(config), table, tmp_path / "whole")
     killed = ActionRecognizer(config)
-    killed.callbacks.append(_CrashAfterEpoch2())
-    with pytest.raises(_Crash):
+    killed.callbacks.append(CrashAfterEpoch(2))
+    with pytest.raises(Crash):
         train_run(killed, table, tmp_path / "killed")
     resumed = train_run(ActionRecognizer(ActionConfig(hidden_size=99)), table, tmp_path / "killed", resume=True)
     assert resumed["model"] == whole["model"] and resumed["epochs"] == 4

@@ -113,7 +113,8 @@ def test_window_inputs_are_the_latest_windows_as_the_lstm_sees_them(fitted):
 
 def test_quantiles_are_ordered_and_cover(tmp_path):
     df = monthly_series(seed=1)
-    config = ForecastConfig(targets=["sales"], time_column="month", quantiles=[0.1, 0.9], **FAST)
+    # The network's own band (combine="lstm"): with the default choice the band moves with the chosen median.
+    config = ForecastConfig(targets=["sales"], time_column="month", quantiles=[0.1, 0.9], combine="lstm", **FAST)
     result = train_run(Forecaster(config), df, tmp_path / "run")
     assert config.quantiles == [0.1, 0.5, 0.9]
     fc = pd.read_csv(tmp_path / "run" / "forecast.csv")
@@ -218,7 +219,7 @@ def test_cli_train_predict_backtest(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["forecast", "train", path, "--target", "sales", "--out", str(out), "--epochs", "20"]) == 0
     printed = capsys.readouterr().out
-    assert "LSTM (lstmkit)" in printed and "seasonal_naive" in printed
+    assert "lstm_alone" in printed and "seasonal_naive" in printed and "\nforecast: " in printed
     # a second train into the same directory would overwrite a result: refused
     assert main(["forecast", "train", path, "--target", "sales", "--out", str(out)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
@@ -232,11 +233,7 @@ def test_cli_train_predict_backtest(tmp_path, capsys):
     assert all(f["split"]["test_windows"] == 1 for f in metrics["folds"])
 
 
-def test_demo_writes_a_run_directory_and_prints_the_table(tmp_path, capsys, monkeypatch):
-    # The ETS baseline is re-fitted at each of the demo's 214 test origins (~8 s, most of this test);
-    # the other tests run the real one. Here a stand-in (the naive forecast) gives its row.
-    monkeypatch.setattr(fb, "ets_forecast", lambda z, origins, horizon, season, fit_end:
-                        np.repeat(z[origins - 1][:, None, :], horizon, axis=1))
+def test_demo_writes_a_run_directory_and_prints_the_table(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--epochs", "2", "--out", str(out), "--threads", "1"]) == 0
     for name in ("config.json", "model.safetensors", "history.csv", "metrics.json", "forecast.csv", "forecast.png"):
@@ -245,11 +242,17 @@ def test_demo_writes_a_run_directory_and_prints_the_table(tmp_path, capsys, monk
     assert metrics["epochs"] == 2 and metrics["split"]["test_windows"] == 214 and metrics["split"]["horizon"] == 7
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["mae", "rmse", "smape", "mase"])
-    rows = {line[:16].strip(): line[16:].split() for line in lines[header + 1: header + 6]}
-    assert list(rows) == ["LSTM (lstmkit)", "naive", "seasonal_naive", "ets", "ar"]
+    table = [line.rsplit(maxsplit=4) for line in lines[header + 1: header + 9]]
+    rows = {cells[0]: cells[1:] for cells in table}
+    # The forecast (the LSTM, a baseline or their mean, chosen on validation), then the LSTM alone and the
+    # baselines: daily data with two years of training rows has a weekly and a yearly season (the network's).
+    assert list(rows)[1:] == ["lstm_alone", "naive", "seasonal_naive", "seasonal_naive_7", "ets", "ar", "mstl"]
+    assert metrics["split"]["seasons"] == [7, 365] and metrics["split"]["mstl_seasons"] == [7, 365]
     assert rows["ar"][3] == f"{metrics['baselines']['ar']['mase']:.3f}" and metrics["split"]["ar_order"] >= 1
-    assert rows["LSTM (lstmkit)"][3] == f"{metrics['model']['mase']:.3f}"
+    assert list(rows.values())[0][3] == f"{metrics['model']['mase']:.3f}"
     assert rows["seasonal_naive"][3] == f"{metrics['baselines']['seasonal_naive']['mase']:.3f}"
+    assert any(line.startswith(f"forecast: {metrics['choice']['forecast']}, chosen on the validation part")
+               for line in lines)
     assert f"plot:  {out / 'forecast.png'}" in lines
 
 
@@ -308,7 +311,7 @@ def test_cli_train_with_a_gru_and_zoneout_keeps_the_cell_and_its_forecasts(tmp_p
     out = tmp_path / "gru"
     assert main(["forecast", "train", _csv(tmp_path, df), "--target", "sales", "--out", str(out), "--epochs", "3",
                  "--ensemble", "1", "--cell", "gru", "--zoneout", "0.1"]) == 0
-    assert "LSTM (lstmkit)" in capsys.readouterr().out
+    assert "lstm_alone" in capsys.readouterr().out
     saved = json.loads((out / "config.json").read_text())
     assert (saved["task"]["cell"], saved["task"]["zoneout"], saved["task"]["recurrent_dropout"]) == ("gru", 0.1, 0.0)
     assert (saved["model"]["cell"], saved["model"]["zoneout"]) == ("gru", 0.1)

@@ -50,7 +50,7 @@ def trained(panel_csv, tmp_path_factory):
 
 def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
-    assert set(metrics["baselines"]) - {"lstm_alone"} == {"naive", "seasonal_naive", "naive2", "theta"}
+    assert set(metrics["baselines"]) - {"lstm_alone"} == {"naive", "seasonal_naive", "naive2", "theta", "ar"}
     model = metrics["model"]
     assert model["series"] == 30
     assert model["smape"] < metrics["baselines"]["seasonal_naive"]["smape"]
@@ -65,7 +65,7 @@ def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
 def test_the_forecast_is_the_candidate_with_the_lowest_validation_smape(trained, panel_csv):
     split = json.loads((trained / "metrics.json").read_text())["split"]
     scores = split["validation_smape"]
-    assert set(scores) == {"lstm", "theta", "mean of lstm and theta"}
+    assert set(scores) == {"lstm", "theta", "ar", "mean of lstm and theta", "mean of lstm and ar"}  # ETS: opt-in
     assert split["combination"] == min(scores, key=scores.get)
     # each combination forecasts what it says: Theta's own forecast, or the mean of Theta and the network
     gf = GlobalForecaster.load(trained)
@@ -126,9 +126,7 @@ def test_predict_every_series_or_the_named_ones_and_load_round_trip(trained, pan
     pd.testing.assert_frame_equal(a, b)
     with pytest.raises(DataError, match="'nope'"):
         first.predict(panel_csv, ids=["nope"])
-    capsys.readouterr()  # int8 is not offered for a global model yet: refused, never silently ignored
-    assert main(["forecast", "predict", str(panel_csv), "--model", str(trained), "--quantize", "int8"]) == 2
-    assert "--quantize int8 is not available yet for a model trained with --id-column" in capsys.readouterr().err
+    capsys.readouterr()  # --quantize int8: test_global_runs.py
     assert main(["forecast", "predict", str(panel_csv), "--model", str(trained), "--fill", "ffill"]) == 2
     assert "--fill is not supported for a model trained with --id-column" in capsys.readouterr().err
 

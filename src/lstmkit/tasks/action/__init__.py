@@ -4,7 +4,7 @@
   tables, ``.ts`` files, the BasicMotions / GunPoint / JapaneseVowels sets) into arrays;
 * :mod:`lstmkit.tasks.action.model`: :class:`ActionNet` and the single-frame baseline network;
 * :mod:`lstmkit.tasks.action.app`: :class:`ActionRecognizer` (fit, evaluate, predict, save/load);
-* :mod:`lstmkit.tasks.action.baselines` and :mod:`lstmkit.tasks.action.dtw`: 1-NN DTW and the
+* :mod:`lstmkit.tasks.action.baselines` and :mod:`lstmkit.metrics.dtw`: 1-NN DTW and the
   single-frame CNN, measured on the same split;
 * :mod:`lstmkit.tasks.action.synth`: generated clips of moving shapes whose classes differ in the
   order of their frames.

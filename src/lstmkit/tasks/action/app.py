@@ -17,7 +17,7 @@ network.
 Metrics on the test part (:func:`lstmkit.metrics.classification.classification_metrics`): accuracy,
 macro-F1 and the confusion matrix, for the model and the baselines on the same test part: the
 majority class of training, 1-NN DTW on the sequences as given (sensors,
-:mod:`lstmkit.tasks.action.dtw`), and a single-frame CNN (video, :mod:`lstmkit.tasks.action.baselines`).
+:mod:`lstmkit.metrics.dtw`), and a single-frame CNN (video, :mod:`lstmkit.tasks.action.baselines`).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The baseline each kind of input is measured against, on the same split as the model.
 
-* Sensors: 1-NN DTW (:func:`lstmkit.tasks.action.dtw.nearest_neighbour`): each test sequence takes the
+* Sensors: 1-NN DTW (:func:`lstmkit.metrics.dtw.nearest_neighbour`): each test sequence takes the
   label of the training sequence nearest under dependent multivariate dynamic time warping, on the
   sequences as given (not standardised), which is how the UEA/UCR archive computes its reference
   numbers: lstmkit reproduces them to three decimals (BasicMotions 0.975, GunPoint 0.907,
@@ -33,7 +33,7 @@ def kind_baseline(app, examples, y: np.ndarray, train: np.ndarray, val: np.ndarr
 
 def dtw_baseline(app, examples, y, train, val, test):
     """1-NN DTW with every training sequence (validation part included: nothing is tuned) as a reference."""
-    from lstmkit.tasks.action.dtw import nearest_neighbour
+    from lstmkit.metrics.dtw import nearest_neighbour
 
     references = np.sort(np.concatenate([train, val]))
     series = [a.astype(np.float64) for a in examples.x]  # as given: the archive's protocol (README)

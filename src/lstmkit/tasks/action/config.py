@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from lstmkit.config import DictConfig
+from lstmkit.config import DictConfig, check_positive_ints
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
@@ -30,12 +30,6 @@ KIND_DEFAULTS = {
     "sensor": {"bidirectional": True, "pooling": "mean", "hidden_size": 128, "dropout": 0.2, "conv_channels": 64,
                "lr": 3e-3, "epochs": 200, "patience": 50},
 }
-
-
-def _positive_int(config, name: str) -> None:
-    value = getattr(config, name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass
@@ -90,10 +84,10 @@ class ActionConfig(DictConfig):
         if self.normalize not in NORMALIZATIONS:
             raise ConfigError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {self.normalize!r}")
         for name in ("frames", "size", "feature_dim", "num_layers", "batch_size", "conv_kernel", "conv_layers"):
-            _positive_int(self, name)
+            check_positive_ints(self, [name])
         for name in ("hidden_size", "epochs", "patience"):
             if getattr(self, name) is not None:
-                _positive_int(self, name)
+                check_positive_ints(self, [name])
         if self.conv_kernel % 2 == 0:
             raise ConfigError(f"conv_kernel must be odd (a 'same' convolution keeps the length), got {self.conv_kernel}")
         if self.conv_channels is not None and (not isinstance(self.conv_channels, int)

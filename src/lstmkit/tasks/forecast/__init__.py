@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lstmkit.tasks.forecast.config import ForecastConfig, ForecastState
     from lstmkit.tasks.forecast.forecaster import Forecaster
     from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster
+    from lstmkit.tasks.forecast.global_net import GlobalForecastNet
     from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
     from lstmkit.tasks.forecast.run import backtest_run
     from lstmkit.tasks.forecast.windows import WindowInputs
@@ -32,6 +33,7 @@ _WHERE = {
     "GlobalConfig": "lstmkit.tasks.forecast.global_model",
     "GlobalForecaster": "lstmkit.tasks.forecast.global_model",
     "ForecastNet": "lstmkit.tasks.forecast.model",
+    "GlobalForecastNet": "lstmkit.tasks.forecast.global_net",
     "pinball_loss": "lstmkit.tasks.forecast.model",
     "backtest_run": "lstmkit.tasks.forecast.run",
     "train_run": "lstmkit.tasks.base",

@@ -32,8 +32,8 @@ from lstmkit.metrics.forecast import seasonal_indices, seasonality_test
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ar_fit", "ar_forecast", "ets_forecast", "naive_forecast", "seasonal_lag", "seasonal_naive",
-           "seasonal_naive_forecast", "theta_forecast"]
+__all__ = ["ar_fit", "ar_forecast", "ets_forecast", "holt_winters_forecast", "holt_winters_states", "naive_forecast",
+           "seasonal_lag", "seasonal_naive", "seasonal_naive_forecast", "theta_forecast"]
 
 
 def naive_forecast(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -59,7 +59,9 @@ def ets_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, 
     """(windows, horizon, targets) ETS forecasts on the transformed scale ``z``, or None without statsmodels.
 
     Parameters are estimated once on ``z[:fit_end]`` (rows before the test part); for each origin T the
-    model with those parameters is run over ``z[:T]`` and forecasts ``horizon`` steps.
+    model with those parameters is run over ``z[:T]`` and forecasts ``horizon`` steps. The filter is
+    causal, so one pass over the rows gives every origin's state (:func:`holt_winters_states`): the
+    numbers of re-running statsmodels at each origin, in O(n) instead of O(n x origins).
     """
     try:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -68,23 +70,68 @@ def ets_forecast(z: np.ndarray, origins: np.ndarray, horizon: int, season: int, 
         return None
     seasonal = "add" if 1 < season <= 24 and fit_end >= 2 * season + 2 else None
     out = np.empty((len(origins), horizon, z.shape[1]))
+    last = int(np.max(origins))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from statsmodels on short series
         for k in range(z.shape[1]):
-            spec = dict(trend="add", damped_trend=True, seasonal=seasonal,
-                        seasonal_periods=season if seasonal else None)
-            fitted = ExponentialSmoothing(z[:fit_end, k], initialization_method="estimated", **spec).fit()
+            fitted = ExponentialSmoothing(z[:fit_end, k], initialization_method="estimated", trend="add",
+                                          damped_trend=True, seasonal=seasonal,
+                                          seasonal_periods=season if seasonal else None).fit()
             p = fitted.params
-            known = dict(initialization_method="known", initial_level=p["initial_level"],
-                         initial_trend=p["initial_trend"],
-                         initial_seasonal=p["initial_seasons"] if seasonal else None)
-            smoothing = dict(smoothing_level=p["smoothing_level"], smoothing_trend=p["smoothing_trend"],
-                             damping_trend=p["damping_trend"], optimized=False)
-            if seasonal:
-                smoothing["smoothing_seasonal"] = p["smoothing_seasonal"]
-            for i, origin in enumerate(origins):
-                model = ExponentialSmoothing(z[:origin, k], **spec, **known)
-                out[i, :, k] = model.fit(**smoothing).forecast(horizon)
+            out[:, :, k] = holt_winters_forecast(
+                z[:last, k], origins, horizon, alpha=p["smoothing_level"], beta=p["smoothing_trend"],
+                phi=p["damping_trend"], level=p["initial_level"], trend=p["initial_trend"],
+                gamma=p["smoothing_seasonal"] if seasonal else None,
+                seasons=np.asarray(p["initial_seasons"]) if seasonal else None)
+    return out
+
+
+def holt_winters_states(x: np.ndarray, *, alpha: float, beta: float, phi: float, level: float, trend: float,
+                        gamma: float | None = None, seasons: np.ndarray | None = None):
+    r"""Damped additive-trend Holt-Winters (additive season when ``seasons`` is given) run over ``x``.
+
+    .. math::
+        \ell_i = \alpha (x_{i-1} - s_{i-1}) + (1-\alpha)(\ell_{i-1} + \phi b_{i-1})
+        \qquad b_i = \beta (\ell_i - \ell_{i-1}) + (1-\beta)\,\phi b_{i-1}
+
+        s_{i+m-1} = \gamma (x_{i-1} - \ell_{i-1} - \phi b_{i-1}) + (1-\gamma) s_{i-1}
+
+    with :math:`\ell_0, b_0, s_0..s_{m-1}` the initial states: statsmodels' ``ExponentialSmoothing``
+    recursion, operation for operation. Returns (levels, trends, seasonals): index i is the state after
+    the first i values, so a model fitted on ``x[:T]`` ends in state T.
+    """
+    n = len(x)
+    lvl, b = np.empty(n + 1), np.empty(n + 1)
+    lvl[0], b[0] = level, trend
+    if seasons is None:
+        for i in range(1, n + 1):
+            lvl[i] = alpha * x[i - 1] + (1 - alpha) * (lvl[i - 1] + b[i - 1] * phi)
+            b[i] = beta * (lvl[i] - lvl[i - 1]) + (1 - beta) * (b[i - 1] * phi)
+        return lvl, b, None
+    m = len(seasons)
+    s = np.zeros(n + m)
+    s[:m] = seasons
+    for i in range(1, n + 1):
+        trended = lvl[i - 1] + b[i - 1] * phi
+        lvl[i] = alpha * x[i - 1] - alpha * s[i - 1] + (1 - alpha) * trended
+        b[i] = beta * (lvl[i] - lvl[i - 1]) + (1 - beta) * (b[i - 1] * phi)
+        s[i + m - 1] = gamma * x[i - 1] - gamma * trended + (1 - gamma) * s[i - 1]
+    return lvl, b, s
+
+
+def holt_winters_forecast(x: np.ndarray, origins: np.ndarray, horizon: int, **params) -> np.ndarray:
+    r"""(windows, horizon) forecasts from each origin T of :func:`holt_winters_states` over ``x[:max T]``:
+    :math:`\hat x_{T+j} = \ell_T + b_T \sum_{k=1}^{j+1} \phi^k + s`, where the season of step j < m - 1 is
+    :math:`s_{T+j}` and of later steps :math:`s_{T-1+((j-m+1) \bmod m)}` (statsmodels' forecast, kept
+    as it is so that both give the same numbers)."""
+    lvl, b, s = holt_winters_states(x, **params)
+    phi = params["phi"]
+    damp = np.cumsum(np.repeat(phi, horizon) ** np.arange(1, horizon + 1))  # (horizon,) phi + ... + phi^(j+1)
+    out = lvl[origins][:, None] + b[origins][:, None] * damp[None, :]
+    if s is not None:
+        m, j = len(params["seasons"]), np.arange(horizon)
+        back = np.where(j < m - 1, j, -1 + (j - m + 1) % m)  # statsmodels' index of each step's season, from T
+        out = out + s[origins[:, None] + back[None, :]]
     return out
 
 

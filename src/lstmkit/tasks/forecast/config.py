@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lstmkit.config import DictConfig
+from lstmkit.config import DictConfig, check_positive_ints
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
-
-def check_positive_ints(config, names) -> None:
-    """:class:`~lstmkit.errors.ConfigError` naming the first of ``names`` that is not an integer >= 1."""
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+COMBINE_CHOICES = ("auto", "lstm")
 
 
 @dataclass
@@ -40,6 +34,9 @@ class ForecastConfig(DictConfig):
     recurrent_dropout: float = 0.0  # on h inside the recurrence, one mask per sequence (training only)
     zoneout: float = 0.0
     ensemble: int = 3
+    # The forecast: "auto" chooses the LSTM, the best baseline or their mean by validation MASE
+    # (lstmkit.tasks.forecast.candidates); "lstm" keeps the LSTM alone.
+    combine: str = "auto"
     train_fraction: float = 0.7
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -76,6 +73,8 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
         self.quantiles = qs
         check_positive_ints(self, ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size"))
+        if self.combine not in COMBINE_CHOICES:
+            raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         check_cell_options(self)
 
 
@@ -98,3 +97,12 @@ class ForecastState(DictConfig):
     # Why season, horizon and input width took their values (a sentence each); runs saved before this
     # field existed load with none.
     reasons: dict = field(default_factory=dict)
+    # Every season of the frequency and the network's (seasonal naive per season, MSTL); runs saved
+    # before this field existed load with none (their baselines: the network's season only).
+    seasons: list[int] = field(default_factory=list)
+    # The forecast, chosen on the validation part (config "combine"; lstmkit.tasks.forecast.candidates):
+    # "lstm", "baseline" (combination_baseline alone) or "mean" (of the LSTM and combination_baseline),
+    # and the validation MASE of each candidate (choice). Runs saved before: the LSTM.
+    combination: str = "lstm"
+    combination_baseline: str | None = None
+    choice: dict = field(default_factory=dict)

@@ -47,6 +47,7 @@ from lstmkit.metrics.forecast import forecast_metrics, mase_scale, pinball
 from lstmkit.runtime import seed_everything
 from lstmkit.tasks.base import Application
 from lstmkit.tasks.forecast import baselines, windows
+from lstmkit.tasks.forecast import candidates
 from lstmkit.tasks.forecast.config import ForecastConfig, ForecastState
 from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
 from lstmkit.tasks.forecast.windows import Pairs, Prepared, WindowInputs, window_tensors
@@ -237,10 +238,11 @@ class Forecaster(Application):
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
                                    patience=cfg.patience, restore_best=True, seed=cfg.seed, device=cfg.device,
-                                   progress=False)
+                                   progress=False, backward_by_member=True)
         # The Trainer feeds (x, y) pairs: pack the two model inputs into x.
         self.train_model(model, pinball_loss(cfg.quantiles), train_config, Pairs(train_set), Pairs(val_set),
                          run_dir=run_dir, resume=resume)
+        candidates.choose_forecast(self, prepared, split)  # the seasons of the baselines; LSTM, baseline or mean
         return self
 
     # ---- forecasts -----------------------------------------------------------------------------
@@ -283,28 +285,24 @@ class Forecaster(Application):
                             "(or than the history the first window needs): no test window")
         values = frame[cfg.targets].to_numpy(dtype=float)
         truth = values[origins[:, None] + np.arange(K)[None, :]]  # (N, K, T)
-        pred_q = self._forecast(prepared, origins)
-        pred = pred_q[..., self._median_index()]
+        network_q = self._forecast(prepared, origins)  # (N, K, T, Q)
+        network = network_q[..., self._median_index()]
+        predictions, facts = candidates.baseline_forecasts(s, values, prepared.z, origins, rows.start, self._inverse)
+        pred = candidates.chosen_forecast(s, network, predictions)  # the LSTM, a baseline or their mean
+        pred_q = candidates.shift_quantiles(network_q, network, pred)
         scale = mase_scale(values[:train_end], s.season)
         result = {"model": forecast_metrics(truth, pred, scale)}
         if len(cfg.quantiles) > 1:
             result["model"]["pinball"] = pinball(truth, pred_q, cfg.quantiles)
             inside = (truth >= pred_q[..., 0]) & (truth <= pred_q[..., -1])
             result["model"][f"coverage_{cfg.quantiles[0]:g}_{cfg.quantiles[-1]:g}"] = float(inside.mean())
-        predictions = {
-            "naive": baselines.naive_forecast(values, origins, K),
-            "seasonal_naive": baselines.seasonal_naive_forecast(values, origins, K, s.season),
-        }
-        ets = baselines.ets_forecast(prepared.z, origins, K, s.season, fit_end=rows.start)
-        if ets is not None:
-            predictions["ets"] = self._inverse(ets)
-        ar, ar_orders = baselines.ar_forecast(prepared.z, origins, K, s.season, fit_end=rows.start)
-        predictions["ar"] = self._inverse(ar)
+        predictions = {"lstm_alone": network, **predictions}
         result["baselines"] = {name: forecast_metrics(truth, p, scale) for name, p in predictions.items()}
+        result["choice"] = candidates.choice_report(s, result)
         result["split"] = {"test": [rows.start, rows.stop], "test_windows": int(len(origins)), "horizon": K,
                            "season": s.season, "input_width": s.input_width,
-                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons),
-                           "ar_order": ar_orders[0] if len(ar_orders) == 1 else ar_orders}
+                           "seasons_averaged": s.seasons_averaged, "why": dict(s.reasons), "seasons": list(s.seasons),
+                           **facts}
         result["forecasts"] = self._forecast_frame(frame, origins, truth, pred_q, predictions)
         return result
 
@@ -334,12 +332,15 @@ class Forecaster(Application):
         cfg, s = self.config, self.state
         frame = self.read(data)
         n = len(frame)
-        needed = windows.first_origin(s)
+        needed = candidates.history_needed(s)
         if n < needed:
             raise DataError(f"predict needs at least {needed} rows (input width {s.input_width} plus the seasonal "
-                            f"baseline's history), got {n}")
+                            f"baseline's history" + (f" and the {s.combination_baseline} baseline's" if
+                                                     s.combination != "lstm" else "") + f"), got {n}")
         prepared = self._prepare(frame)
-        pred_q = self._forecast(prepared, np.array([n]))[0]  # (K, T, Q)
+        pred_q = candidates.forecast_after(s, frame[cfg.targets].to_numpy(dtype=float), prepared.z,
+                                           self._forecast(prepared, np.array([n])), self._median_index(),
+                                           self._inverse)[0]  # (K, T, Q): the LSTM, a baseline or their mean
         times = windows.future_index(frame, s.horizon, s.freq)
         rows = []
         for h in range(s.horizon):
@@ -382,8 +383,10 @@ class Forecaster(Application):
         frame = self.read(data)
         target = cfg.targets[0]
         band = (f"q{cfg.quantiles[0]:g}", f"q{cfg.quantiles[-1]:g}") if len(cfg.quantiles) > 1 else None
+        chosen = result["choice"].get("forecast", "lstm").replace("lstm", "LSTM")
         forecast_plot(frame[target], forecasts[forecasts["target"] == target], out / "forecast.png",
-                      title=f"{target}: forecasts on the test part (MASE, lower is better: LSTM "
+                      model_label=chosen,
+                      title=f"{target}: forecasts on the test part (MASE, lower is better: {chosen} "
                             f"{result['model']['mase']:.3f}, seasonal naive "
                             f"{result['baselines']['seasonal_naive']['mase']:.3f})",
                       quantile_columns=band, target=target, time_label=frame.index.name or "row",

@@ -22,7 +22,9 @@ class ForecastNet(torch.nn.Module):
 
     ``forward((x, base))``: x (N, W, F) window (targets relative to level, features scaled), base
     (N, K, T) relative baseline. Returns (N, K, T, Q) in eval mode (the members' mean) and
-    (E, N, K, T, Q) in training mode (every member, for the loss).
+    (E, N, K, T, Q) in training mode (every member, for the loss). ``forward((x, base), member=k)``:
+    member k's (N, K, T, Q) alone, in either mode; the members share no parameters, so the Trainer can
+    backpropagate them one at a time (``TrainConfig.backward_by_member``).
     """
 
     def __init__(self, n_inputs: int, n_targets: int, horizon: int, quantiles: Sequence[float] = (0.5,),
@@ -58,18 +60,20 @@ class ForecastNet(torch.nn.Module):
     def from_config(cls, config: dict) -> "ForecastNet":
         return cls(**config)
 
-    def forward(self, inputs) -> torch.Tensor:
+    def forward(self, inputs, member: int | None = None) -> torch.Tensor:
         x, base = inputs  # (N, W, F), (N, K, T)
-        N = x.shape[0]
-        shape = (N, self.horizon, self.n_targets, len(self.quantiles))
-        outputs = []
-        for lstm, head in zip(self.lstms, self.heads):
-            _, state = lstm(x)
-            h_n = last_hidden(state)  # (layers, N, H)
-            correction = head(torch.cat([h_n[-1], base.flatten(1)], dim=1)).view(shape)
-            outputs.append(base.unsqueeze(-1) + correction if self.residual else correction)  # (N, K, T, Q)
-        stacked = torch.stack(outputs)  # (E, N, K, T, Q)
+        if member is not None:  # one member alone: the Trainer's backward_by_member
+            return self._member(member, x, base)  # (N, K, T, Q)
+        stacked = torch.stack([self._member(k, x, base) for k in range(self.members)])  # (E, N, K, T, Q)
         return stacked if self.training else stacked.mean(0)
+
+    def _member(self, k: int, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """Member k's forecast (N, K, T, Q)."""
+        _, state = self.lstms[k](x)
+        h_n = last_hidden(state)  # (layers, N, H)
+        shape = (x.shape[0], self.horizon, self.n_targets, len(self.quantiles))
+        correction = self.heads[k](torch.cat([h_n[-1], base.flatten(1)], dim=1)).view(shape)
+        return base.unsqueeze(-1) + correction if self.residual else correction
 
 
 def pinball_loss(quantiles: Sequence[float]):

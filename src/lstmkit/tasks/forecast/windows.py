@@ -98,7 +98,10 @@ def dataset(state: ForecastState, data: Prepared, rows: slice) -> torch.utils.da
 
 
 class Pairs(torch.utils.data.Dataset):
-    """(x, base, y) rows as the Trainer's (inputs, target) pairs."""
+    """(x, base, y) rows as the Trainer's (inputs, target) pairs. A list of indices gives a whole batch
+    at once (``batch_indexing``: the Trainer's loader then gathers each tensor once per batch)."""
+
+    batch_indexing = True
 
     def __init__(self, tensors: torch.utils.data.TensorDataset):
         self.tensors = tensors

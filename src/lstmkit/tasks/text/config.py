@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
-from lstmkit.config import DictConfig
+from lstmkit.config import DictConfig, check_positive_ints
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
@@ -21,13 +21,6 @@ if TYPE_CHECKING:  # imported where used: the command line reads these configs w
 POOLINGS = ("max", "mean", "last")  # lstmkit.nn.pooling.masked_pool's modes
 
 LEVELS = ("word", "char")
-
-
-def _check_positive_ints(config, names) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------- language model
@@ -74,7 +67,7 @@ class LMConfig(DictConfig):
             self.bptt = 35 if word else 100
         if self.ngram_orders is None:
             self.ngram_orders = [2, 3] if word else [3, 5]
-        _check_positive_ints(self, ("hidden_size", "num_layers", "bptt", "batch_size", "epochs", "patience",
+        check_positive_ints(self, ("hidden_size", "num_layers", "bptt", "batch_size", "epochs", "patience",
                                     "min_freq"))
         if self.embedding_dim is not None and (not isinstance(self.embedding_dim, int) or self.embedding_dim < 1):
             raise ConfigError(f"embedding_dim must be a positive integer or None, got {self.embedding_dim!r}")
@@ -137,7 +130,7 @@ class ClassifyConfig(DictConfig):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_positive_ints(self, ("min_freq", "max_length", "embedding_dim", "hidden_size", "num_layers", "epochs",
+        check_positive_ints(self, ("min_freq", "max_length", "embedding_dim", "hidden_size", "num_layers", "epochs",
                                     "patience", "batch_size"))
         if self.pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from lstmkit.config import DictConfig
+from lstmkit.config import DictConfig, check_positive_ints
 from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
@@ -18,13 +18,6 @@ TOKENIZERS = ("bpe", "word")
 ATTENTIONS = ("luong", "bahdanau")
 SCORES = ("general", "dot")  # Luong's score functions; Bahdanau's is always additive
 BRIDGES = ("copy", "dense", "zero")
-
-
-def _positive_int(config, names) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass
@@ -97,7 +90,7 @@ class TranslateConfig(DictConfig):
             raise ConfigError(f"score must be 'general' or 'dot', got {self.score!r}")
         if self.bridge not in BRIDGES:
             raise ConfigError(f"bridge must be one of {', '.join(BRIDGES)}, got {self.bridge!r}")
-        _positive_int(self, ("max_length", "vocab_size", "min_freq", "embedding_dim", "hidden_size", "num_layers",
+        check_positive_ints(self, ("max_length", "vocab_size", "min_freq", "embedding_dim", "hidden_size", "num_layers",
                              "epochs", "patience", "batch_size", "beam", "max_len_b"))
         if self.bidirectional and self.hidden_size % 2:
             raise ConfigError(f"a bidirectional encoder splits hidden_size between its two directions: it must be "

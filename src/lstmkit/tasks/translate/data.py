@@ -38,6 +38,7 @@ import torch
 
 from lstmkit.data import BucketBatchSampler, pad_sequences
 from lstmkit.data.text import check_texts
+from lstmkit.data.debian import find_package_data, how_to_get
 from lstmkit.errors import DataError, InputFileError, MissingDependencyError
 from lstmkit.files import atomic_write_text
 
@@ -285,40 +286,17 @@ SWORD_ROOT_ENV = "LSTMKIT_SWORD_ROOT"
 BIBLE_VERSES = 31102
 _USFM = re.compile(r"\\[a-z]+\d*\*?")  # character markers left in the KJV text (\nd LORD)
 
-GET_SWORD = ("the English-Spanish Bible is read from the Debian packages sword-text-kjv and sword-text-sparv, "
-             "which lstmkit never downloads at run time; get them with `apt-get download sword-text-kjv "
-             "sword-text-sparv && dpkg -x sword-text-kjv_*.deb DIR && dpkg -x sword-text-sparv_*.deb DIR`, then "
-             f"pass --sword-root DIR (or set {SWORD_ROOT_ENV}=DIR); `apt-get install sword-text-kjv sword-text-sparv` "
-             "works too")
-
-
-def _modules_dir(root: Path) -> Path | None:
-    for candidate in (root / "usr" / "share" / "sword", root):
-        if (candidate / "mods.d").is_dir():
-            return candidate
-    return None
+GET_SWORD = how_to_get(list(BIBLE_PACKAGES), "the English-Spanish Bible", "--sword-root", SWORD_ROOT_ENV)
 
 
 def find_sword_root(sword_root: str | os.PathLike | None = None) -> Path:
-    """The SWORD modules directory (holding ``mods.d``): under ``sword_root`` (a ``dpkg -x`` directory, or
-    the modules directory itself), else under ``$LSTMKIT_SWORD_ROOT``, ``<cache>/sword`` or ``/``
-    (packages installed with apt). A :class:`~lstmkit.errors.InputFileError` says how to get them."""
-    from lstmkit.data.datasets import cache_dir
-
-    if sword_root is not None:
-        found = _modules_dir(Path(sword_root))
-        if found is None:
-            raise InputFileError(f"--sword-root {sword_root} holds no SWORD modules (no usr/share/sword/mods.d); "
-                                 + GET_SWORD)
-        return found
-    candidates = [os.environ.get(SWORD_ROOT_ENV), cache_dir() / "sword", "/"]
-    for candidate in candidates:
-        if candidate:
-            found = _modules_dir(Path(candidate))
-            if found is not None and all((found / "mods.d" / f"{m.lower()}.conf").is_file()
-                                         for m in BIBLE_MODULES.values()):
-                return found
-    raise InputFileError(GET_SWORD)
+    """The SWORD modules directory (holding ``mods.d``): under ``sword_root`` (a ``dpkg -x`` directory, or the
+    modules directory itself), else under ``$LSTMKIT_SWORD_ROOT``, ``<cache>/sword`` or ``/`` (packages
+    installed with apt). A :class:`~lstmkit.errors.InputFileError` says how to get them; a folder
+    lacking one of the two Bibles is refused when it is read."""
+    return find_package_data(sword_root, subdir="usr/share/sword", looks_right=lambda folder: (folder / "mods.d").is_dir(),
+                             holds="SWORD modules (no usr/share/sword/mods.d)", option="--sword-root",
+                             env=SWORD_ROOT_ENV, cache_name="sword", get=GET_SWORD)
 
 
 def _read_bible_module(modules, key: str) -> list[tuple[str, str, int, int, str]]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lstmkit.errors import DataError, MissingDependencyError
-from lstmkit.tasks.action import dtw
-from lstmkit.tasks.action.dtw import dtw_distances, nearest_neighbour
+from lstmkit.metrics import dtw
+from lstmkit.metrics.dtw import dtw_distances, nearest_neighbour
 
 
 def _reference(x, y, window=None):
