@@ -94,7 +94,7 @@ def export_forecaster(model, config: dict, out: Path, opset: int | None):
     """The forecaster's graph at ``out``; returns (a check feed, inputs described, outputs described).
 
     The graph is the network alone: the window-relative inputs and the relative output are arithmetic
-    on config.json's ``data`` (see Forecaster._forecast and tasks/forecast/windows.py), which every
+    on config.json's ``data`` (see Forecaster.network_forecast and tasks/forecast/windows.py), which every
     runtime can do itself and which would otherwise tie the graph to one table layout.
     """
     import torch

@@ -151,8 +151,8 @@ def choose_forecast(forecaster, prepared, split) -> None:
     origins = windows.origins_in(s, split.val)
     values = prepared.frame[cfg.targets].to_numpy(dtype=float)
     truth = values[origins[:, None] + np.arange(s.horizon)[None, :]]  # (N, K, T)
-    network = forecaster._forecast(prepared, origins)[..., forecaster._median_index()]
-    predictions, _ = baseline_forecasts(s, values, prepared.z, origins, split.val.start, forecaster._inverse)
+    network = forecaster.network_forecast(prepared, origins)[..., forecaster.median_index()]
+    predictions, _ = baseline_forecasts(s, values, prepared.z, origins, split.val.start, forecaster.inverse_transform)
     scale = mase_scale(values[:n_train], s.season)
     picked = choose(network, predictions, lambda forecast: forecast_metrics(truth, forecast, scale)["mase"])
     s.combination, s.combination_baseline = picked["kind"], picked["baseline"]

@@ -188,7 +188,7 @@ class Forecaster(Application):
                 z[:, k] = np.log(values[:, k])
         return z
 
-    def _inverse(self, z: np.ndarray) -> np.ndarray:
+    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
         out = z.copy()
         for k, use_log in enumerate(self.state.log_targets):
             if use_log:
@@ -247,7 +247,7 @@ class Forecaster(Application):
 
     # ---- forecasts -----------------------------------------------------------------------------
     @torch.no_grad()
-    def _forecast(self, data: Prepared, origins: np.ndarray) -> np.ndarray:
+    def network_forecast(self, data: Prepared, origins: np.ndarray) -> np.ndarray:
         """(N, K, T, Q) forecasts on the original scale for the given origins."""
         inputs, level = window_tensors(self.state, data, origins)
         device = next(self.model.parameters()).device
@@ -255,9 +255,9 @@ class Forecaster(Application):
         rel = np.sort(rel, axis=-1)  # quantiles never cross
         scale = np.asarray(self.state.target_scale)
         z = level[:, None, :, None] + rel * scale[None, None, :, None]
-        return np.moveaxis(self._inverse(np.moveaxis(z, -1, 1)), 1, -1)  # inverse transform per target
+        return np.moveaxis(self.inverse_transform(np.moveaxis(z, -1, 1)), 1, -1)  # inverse transform per target
 
-    def _median_index(self) -> int:
+    def median_index(self) -> int:
         return self.config.quantiles.index(0.5)
 
     def evaluate(self, data) -> dict:
@@ -285,9 +285,9 @@ class Forecaster(Application):
                             "(or than the history the first window needs): no test window")
         values = frame[cfg.targets].to_numpy(dtype=float)
         truth = values[origins[:, None] + np.arange(K)[None, :]]  # (N, K, T)
-        network_q = self._forecast(prepared, origins)  # (N, K, T, Q)
-        network = network_q[..., self._median_index()]
-        predictions, facts = candidates.baseline_forecasts(s, values, prepared.z, origins, rows.start, self._inverse)
+        network_q = self.network_forecast(prepared, origins)  # (N, K, T, Q)
+        network = network_q[..., self.median_index()]
+        predictions, facts = candidates.baseline_forecasts(s, values, prepared.z, origins, rows.start, self.inverse_transform)
         pred = candidates.chosen_forecast(s, network, predictions)  # the LSTM, a baseline or their mean
         pred_q = candidates.shift_quantiles(network_q, network, pred)
         scale = mase_scale(values[:train_end], s.season)
@@ -317,7 +317,7 @@ class Forecaster(Application):
                     row = {"origin": windows.row_label(index, origin - 1),
                            "time": windows.row_label(index, origin + h), "step": h + 1, "target": target,
                            "actual": truth[i, h, k],
-                           "forecast": pred_q[i, h, k, self._median_index()]}
+                           "forecast": pred_q[i, h, k, self.median_index()]}
                     for qi, q in enumerate(cfg.quantiles):
                         if q != 0.5:
                             row[f"q{q:g}"] = pred_q[i, h, k, qi]
@@ -339,14 +339,14 @@ class Forecaster(Application):
                                                      s.combination != "lstm" else "") + f"), got {n}")
         prepared = self._prepare(frame)
         pred_q = candidates.forecast_after(s, frame[cfg.targets].to_numpy(dtype=float), prepared.z,
-                                           self._forecast(prepared, np.array([n])), self._median_index(),
-                                           self._inverse)[0]  # (K, T, Q): the LSTM, a baseline or their mean
+                                           self.network_forecast(prepared, np.array([n])), self.median_index(),
+                                           self.inverse_transform)[0]  # (K, T, Q): the LSTM, a baseline or their mean
         times = windows.future_index(frame, s.horizon, s.freq)
         rows = []
         for h in range(s.horizon):
             for k, target in enumerate(cfg.targets):
                 row = {"time": times[h], "step": h + 1, "target": target,
-                       "forecast": pred_q[h, k, self._median_index()]}
+                       "forecast": pred_q[h, k, self.median_index()]}
                 for qi, q in enumerate(cfg.quantiles):
                     if q != 0.5:
                         row[f"q{q:g}"] = pred_q[h, k, qi]
