@@ -8,8 +8,8 @@
   :mod:`~lstmkit.decoding.greedy` and :mod:`~lstmkit.decoding.beam`.
 
 :mod:`lstmkit.decoding.ctc`: CTC best path (with emission frames) and prefix beam search over (T, V)
-log-probabilities, optionally fused with a label language model (:class:`~lstmkit.decoding.ctc.NGramCharLM`,
-or :class:`~lstmkit.decoding.ctc.CharLM` over ``lstmkit text lm --level char``): what speech runs.
+log-probabilities, optionally fused with a label language model (:mod:`lstmkit.decoding.label_lm`:
+:class:`NGramCharLM`, or :class:`CharLM` over ``lstmkit text lm --level char``): what speech runs.
 """
 from lstmkit.decoding.ctc import (
     CharLM, CTCHypothesis, LabelLM, NGramCharLM, ctc_best_path, ctc_best_path_frames, ctc_collapse,

@@ -12,8 +12,7 @@ from lstmkit.cli import main
 from lstmkit.data.padding import pad_sequences
 from lstmkit.errors import DataError, UserError
 from lstmkit.tasks.speech import SpeechConfig, SpeechNet, SpeechRecognizer, StreamingTranscriber
-from lstmkit.tasks.speech.app import split_corpus
-from lstmkit.tasks.speech.corpus import read_corpus
+from lstmkit.tasks.speech.corpus import read_corpus, split_corpus
 from lstmkit.tasks.speech.synth import asterisk_prompts, tone_corpus
 
 pytest.importorskip("soundfile")

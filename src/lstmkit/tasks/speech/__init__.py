@@ -1,6 +1,7 @@
 """Speech recognition: a (bi)LSTM over log-mel features with CTC over characters, or keyword labels.
 
-* :mod:`lstmkit.tasks.speech.corpus`: what the command reads (a folder with labels.csv, file-name labels);
+* :mod:`lstmkit.tasks.speech.corpus`: what the command reads (a folder with labels.csv, file-name labels)
+  and how it is split (held-out speakers);
 * :mod:`lstmkit.tasks.speech.model`: :class:`SpeechNet` (stride-2 convolution, stacked LSTM, CTC head);
 * :mod:`lstmkit.tasks.speech.app`: :class:`SpeechRecognizer` (fit, evaluate, transcribe, save/load);
 * :mod:`lstmkit.tasks.speech.stream`: chunk-by-chunk transcription with carried state;

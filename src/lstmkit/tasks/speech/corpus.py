@@ -17,16 +17,20 @@ changed, so a character outside the model's alphabet is reported, never dropped.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lstmkit.data.audio import AUDIO_EXTENSIONS
 from lstmkit.errors import DataError, InputFileError
 
-__all__ = ["AUDIO_EXTENSIONS", "Corpus", "read_corpus", "audio_files", "clean_transcript"]
+__all__ = ["AUDIO_EXTENSIONS", "Corpus", "read_corpus", "audio_files", "clean_transcript", "split_corpus"]
+
+logger = logging.getLogger(__name__)
 
 LABEL_FILES = ("labels.csv", "labels.tsv")
 _COUNTER = re.compile(r"-\d+$")
@@ -141,3 +145,43 @@ def _from_table(table: Path, root: Path, config) -> Corpus:
             raise DataError(f"{table}: column {config.split_column!r} has no {' or '.join(sorted(missing))} rows; a "
                             "fixed split needs train and test rows (val rows are carved from train when missing)")
     return Corpus(paths, transcripts, speakers, split, str(table), root)
+
+
+def _carve(rows: np.ndarray, corpus: Corpus, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held out): ``fraction`` of the speakers of ``rows`` (of the files, with fewer than 3 speakers),
+    at least one, at least one left."""
+    if corpus.speakers is not None and len({corpus.speakers[i] for i in rows}) >= 3:
+        speakers = np.array(sorted({corpus.speakers[i] for i in rows}))
+        rng.shuffle(speakers)
+        count = min(len(speakers) - 1, max(1, round(fraction * len(speakers))))
+        held = np.isin(np.asarray([corpus.speakers[i] for i in rows]), speakers[:count])
+        return rows[~held], rows[held]
+    order = rows[rng.permutation(len(rows))]
+    count = min(len(rows) - 1, max(1, round(fraction * len(rows))))
+    return np.sort(order[count:]), np.sort(order[:count])
+
+
+def split_corpus(corpus: Corpus, config) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Indices of the train, validation and test files, and how they were chosen: "fixed" (the corpus's
+    split column; validation carved from its training rows when it has none), "speaker" (whole speakers
+    held out, seeded) or "file" (files at random, when fewer than 3 speakers are named)."""
+    rng = np.random.default_rng(config.seed)
+    everything = np.arange(len(corpus))
+    if corpus.split is not None:
+        split = np.asarray(corpus.split)
+        train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
+        if not len(val):
+            if len(train) < 2:
+                raise DataError(f"{corpus.source}: {len(train)} training file(s), too few to carve a validation part")
+            train, val = _carve(train, corpus, config.val_fraction, rng)
+        return train, val, test, "fixed"
+    if len(corpus) < 3:
+        raise DataError(f"{corpus.source}: {len(corpus)} file(s), too few to split into training, validation and "
+                        "test parts")
+    by_speaker = corpus.speakers is not None and len(set(corpus.speakers)) >= 3
+    if corpus.speakers is not None and not by_speaker:
+        logger.warning("%s names fewer than 3 speakers: the split is by file, so the test part holds voices "
+                       "the model was trained on", corpus.source)
+    rest, test = _carve(everything, corpus, config.test_fraction, rng)
+    train, val = _carve(rest, corpus, config.val_fraction / (1 - config.test_fraction), rng)
+    return train, val, test, "speaker" if by_speaker else "file"
