@@ -312,10 +312,10 @@ def run_train_global(args) -> int:
     if scores:
         print("forecast: " + chosen + ", the lowest validation sMAPE of "
               + ", ".join(f"{name} {value:.2f}" for name, value in scores.items()))
-    print(f"{'':16}{'sMAPE':>10}{'MASE':>10}{'OWA':>10}")
-    label = "LSTM (global)" if chosen == "lstm" else ("Theta (chosen)" if chosen == "theta" else "LSTM+Theta")
+    print(f"{'':32}{'sMAPE':>10}{'MASE':>10}{'OWA':>10}")
+    label = "LSTM (global)" if chosen == "lstm" else f"forecast ({chosen})"
     for name, metrics in [(label, result["model"]), *result["baselines"].items()]:
-        print(f"{name:16}{metrics['smape']:>10.3f}{metrics['mase']:>10.3f}{metrics['owa']:>10.3f}")
+        print(f"{name:32}{metrics['smape']:>10.3f}{metrics['mase']:>10.3f}{metrics['owa']:>10.3f}")
     if not split.get("ets_baseline"):
         print("no ETS baseline: " + ("statsmodels is not installed" if config.ets_baseline
                                      else "--ets-baseline fits it (about 0.3 s of CPU a series)"))
