@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from lstmkit.cli import main
 from lstmkit.nn.encoder_decoder import EncoderDecoder
 from lstmkit.tasks.anomaly import AnomalyConfig, AnomalyDetector, SequenceAutoencoder, detect_run, train_run, watch
+from crashes import Crash, CrashAfterEpoch
 
 SPIKE = 450
 
@@ -213,24 +214,14 @@ def test_watch_help_explains_the_null_scores_of_the_warm_up(capsys):
     assert "needs a few steps to settle" in text
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAfterEpoch2:
-    def on_epoch_end(self, trainer, row):
-        if row["epoch"] == 2:  # after the epoch's checkpoint
-            raise _Crash
-
-
 def test_a_resumed_train_run_equals_an_uninterrupted_one(tmp_path, caplog):
     df = sine_series()
     config = AnomalyConfig(columns=["value"], epochs=4, patience=5, train_fraction=0.6)
     whole = train_run(AnomalyDetector(config), df, tmp_path / "whole")
 
     killed = AnomalyDetector(config)
-    killed.callbacks.append(_CrashAfterEpoch2())  # the run is killed after epoch 2
-    with pytest.raises(_Crash):
+    killed.callbacks.append(CrashAfterEpoch(2))  # the run is killed after epoch 2
+    with pytest.raises(Crash):
         train_run(killed, df, tmp_path / "killed")
     assert not (tmp_path / "killed" / "metrics.json").exists()
     with pytest.raises(ValueError, match="was not calibrated"):  # an interrupted run is no detector yet

@@ -13,6 +13,7 @@ from lstmkit.cli import main
 from lstmkit.tasks.forecast import train_run
 from lstmkit.tasks.forecast.baselines import ar_max_lag
 from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster
+from crashes import Crash, CrashAfterEpoch
 
 H = 12
 
@@ -133,23 +134,13 @@ def test_a_baseline_that_fails_on_a_series_never_stops_the_run(monkeypatch, capl
     assert set(forecasts) == set(seconds) == {"ar"} and "statsmodels is not installed" in caplog.text
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAfterEpoch2:
-    def on_epoch_end(self, trainer, row):
-        if row["epoch"] == 2:  # after the epoch's checkpoint
-            raise _Crash
-
-
 def test_an_interrupted_run_resumed_from_the_command_line_equals_an_uninterrupted_one(whole, caplog):
     out, path = whole
     killed = out.parent / "killed"
     config, _ = GlobalForecaster.read_run_config(out)  # exactly what the command line built
     interrupted = GlobalForecaster(config)
-    interrupted.callbacks.append(_CrashAfterEpoch2())
-    with pytest.raises(_Crash):
+    interrupted.callbacks.append(CrashAfterEpoch(2))
+    with pytest.raises(Crash):
         train_run(interrupted, path, killed)
     assert len(pd.read_csv(killed / "history.csv")) == 2 and not (killed / "metrics.json").exists()
     with caplog.at_level("INFO", logger="lstmkit.train"):
