@@ -118,19 +118,29 @@ def main() -> None:
             continue
         real = app.evaluate(str(allison), lm=lm)
         report(f"{name} model, real speaker (Asterisk prompts, 8 kHz)", real)
+        frame = real["predictions"]
+        groups = frame["path"].map(lambda p: Path(p).parent.name)
+        print("words right with beam + LM: " + ", ".join(
+            f"{group} {(part['transcript'] == part['beam_lm']).mean():.0%}" for group, part in frame.groupby(groups)))
         if not bidirectional:
-            paths = sorted(allison.rglob("*.wav"))
-            offline = app.transcribe(paths)
-            equal = 0
-            from lstmkit.data.audio import read_audio
+            from lstmkit.data.audio import read_audio_blocks
+            from lstmkit.tasks.speech.corpus import read_corpus
 
+            held_out = read_corpus(str(corpus), config)
+            test_files = set(app.state.split["test_files"])
+            paths = sorted(allison.rglob("*.wav")) + [held_out.paths[i] for i in range(len(held_out))
+                                                      if held_out.relative(i) in test_files][:200]
+            offline = app.transcribe(paths)
+            equal, audio, start = 0, 0.0, time.process_time()
             for path, expected in zip(paths, offline):
-                samples = read_audio(path, config.sample_rate)
                 stream = StreamingTranscriber(app)
-                for s in range(0, len(samples), config.sample_rate // 10):
-                    stream.push(samples[s:s + config.sample_rate // 10])
+                for chunk in read_audio_blocks(path, config.sample_rate, block_samples=config.sample_rate // 10):
+                    audio += len(chunk) / config.sample_rate
+                    stream.push(chunk)
                 equal += stream.text == expected
-            print(f"streaming in 100 ms chunks: {equal} of {len(paths)} transcripts equal the offline ones")
+            cpu = time.process_time() - start
+            print(f"streaming in 100 ms chunks: {equal} of {len(paths)} transcripts equal the offline ones; "
+                  f"{cpu / audio:.3f} s of CPU per second of audio")
 
 
 if __name__ == "__main__":

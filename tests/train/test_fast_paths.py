@@ -12,6 +12,7 @@ from lstmkit.runtime import seed_everything
 from lstmkit.train import TrainConfig, Trainer, load_trainer_state
 from lstmkit.train.distributed import make_loader
 from lstmkit.train.optim import clip_gradients, make_optimizer
+from crashes import Crash, CrashAtStep
 
 
 @register_model("_test_train_ensemble")
@@ -168,25 +169,12 @@ def test_adam_runs_foreach_with_the_bits_of_torchs_default(name, torch_class):
     assert not torch.equal(weights(ours)["heads.0.bias"], initial["heads.0.bias"])  # the steps did move them
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAt:
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, trainer, info):
-        if info["step"] == self.step:
-            raise Crash
-
-
 def test_resume_through_every_fast_path_is_bit_identical(tmp_path):
     config = TrainConfig(epochs=4, batch_size=8, optimizer="adamw", lr=1e-2, patience=10, backward_by_member=True,
                          progress=False)
     reference = train(config, dtype=torch.float32, run_dir=tmp_path / "reference")
     with pytest.raises(Crash):  # 3 batches per epoch: step 8 is in epoch 3, after the checkpoint of epoch 2
-        train(config, dtype=torch.float32, run_dir=tmp_path / "crashed", callbacks=[CrashAt(8)])
+        train(config, dtype=torch.float32, run_dir=tmp_path / "crashed", callbacks=[CrashAtStep(8)])
     assert load_trainer_state(tmp_path / "crashed" / "trainer_state.pt")["epoch"] == 2
     torch.manual_seed(1234)  # whatever the RNG holds now must not matter
     resumed = train(config, dtype=torch.float32, run_dir=tmp_path / "crashed", resume=True)

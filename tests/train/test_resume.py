@@ -13,6 +13,7 @@ from train_resume_worker import run
 
 from lstmkit.runtime import seed_everything
 from lstmkit.train import TrainConfig, Trainer, load_trainer_state
+from crashes import Crash, CrashAtStep
 
 WORKER = Path(__file__).with_name("train_resume_worker.py")
 
@@ -45,19 +46,6 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     assert [row["val_loss"] for row in final["history"]] == [row["val_loss"] for row in reference.history]
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAt:
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, trainer, info):
-        if info["step"] == self.step:
-            raise Crash
-
-
 def _stream_run(run_dir, carry_state, callbacks=(), resume=False):
     # Mid-epoch checkpoints every 3 steps, TBPTT, dropout; either a user DataLoader with its own
     # shuffling generator, or a stream in order whose state is carried from batch to batch.
@@ -80,7 +68,7 @@ def test_resume_from_a_mid_epoch_checkpoint_is_bit_identical(tmp_path, carry_sta
     reference = _stream_run(tmp_path / "reference", carry_state)
     # 6 batches x 3 segments = 18 steps per epoch; crash at step 26 in epoch 2, last checkpoint at step 24.
     with pytest.raises(Crash):
-        _stream_run(tmp_path / "crashed", carry_state, callbacks=[CrashAt(26)])
+        _stream_run(tmp_path / "crashed", carry_state, callbacks=[CrashAtStep(26)])
     state = load_trainer_state(tmp_path / "crashed" / "trainer_state.pt")
     assert (state["epoch"], state["step"], state["batch_in_epoch"]) == (1, 24, 2)
     assert (state["ranks"][0]["carried_state"] is not None) == carry_state
