@@ -149,16 +149,22 @@ def _future_rows(values: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     return future
 
 
+def _as_numbers(raw: pd.Series) -> tuple[np.ndarray, int | None]:
+    """The column as floats (missing values NaN), and the position of its first value that is there but is
+    not a finite number (a word, inf), or None."""
+    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    text = np.flatnonzero(~np.isfinite(numbers) & ~raw.isna().to_numpy())
+    return numbers, (int(text[0]) if len(text) else None)
+
+
 def _known_features(frame: pd.DataFrame, cfg: GlobalConfig, key: np.ndarray, future: np.ndarray, name) -> np.ndarray:
     """(rows, F) the future_features columns as numbers: every value row must have them (future rows may
     not: :func:`horizon_known` checks the ones a forecast needs)."""
     out = np.empty((len(frame), len(cfg.future_features)))
     for j, column in enumerate(cfg.future_features):
         raw = frame[column]
-        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        text = ~np.isfinite(numbers) & ~raw.isna().to_numpy()
-        if text.any():
-            row = int(np.flatnonzero(text)[0])
+        numbers, row = _as_numbers(raw)
+        if row is not None:
             raise DataError(f"series {key[row]!r}: column {column!r} has the non-numeric value {raw.iloc[row]!r} at "
                             f"row {name(row)}; future features must be numbers (a category: one 0/1 column per value)")
         gap = ~np.isfinite(numbers) & ~future
@@ -215,10 +221,8 @@ def wide_to_long(frame: pd.DataFrame, cfg: GlobalConfig) -> tuple[pd.DataFrame, 
     parts, rows = [], []
     for column in columns:
         raw = frame[column]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        text = ~np.isfinite(values) & ~raw.isna().to_numpy()
-        if text.any():
-            row = int(np.flatnonzero(text)[0])
+        values, row = _as_numbers(raw)
+        if row is not None:
             raise DataError(f"series {str(column)!r} (a column of the wide table) has the non-numeric or infinite "
                             f"value {raw.iloc[row]!r} at row {row}; name the series columns with --target "
                             "(series_columns)")
