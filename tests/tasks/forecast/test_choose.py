@@ -9,7 +9,8 @@ import pytest
 from lstmkit.cli import build_parser
 from lstmkit.tasks.forecast import ForecastConfig, Forecaster
 from lstmkit.tasks.forecast import baselines as fb
-from lstmkit.tasks.forecast.candidates import choice_report, chosen_forecast
+from lstmkit.tasks.forecast.candidates import MIN_HOLDOUT_WINDOWS, choice_report, chosen_forecast, validation_parts
+from lstmkit.tasks.forecast.config import ForecastState
 from lstmkit.tasks.forecast.choose import choose, combine
 from lstmkit.tasks.forecast.cli import _config
 
@@ -17,6 +18,20 @@ statsmodels = pytest.importorskip("statsmodels")
 
 
 # ------------------------------------------------------------------------------------------ choose
+def test_early_stopping_and_the_choice_split_the_validation_part_when_each_half_has_enough_windows():
+    state = ForecastState(season=1, horizon=7, input_width=10, seasons_averaged=1, lag=7, freq=None,
+                          baseline_residual=True, log_targets=[False], target_scale=[1.0], feature_scaler=None,
+                          time_column=None, split={})
+    # 40 rows: halves of 20 rows, 14 windows of 7 steps each
+    assert validation_parts(state, slice(100, 140), "auto") == (slice(100, 120), slice(120, 140), True)
+    assert validation_parts(state, slice(100, 140), "lstm") == (slice(100, 140), slice(100, 140), False)
+    # halves of 7 + MIN_HOLDOUT_WINDOWS - 2 rows hold one window too few: the whole part for both
+    short = slice(100, 100 + 2 * (7 + MIN_HOLDOUT_WINDOWS - 2))
+    assert validation_parts(state, short, "auto") == (short, short, False)
+    enough = slice(100, 100 + 2 * (7 + MIN_HOLDOUT_WINDOWS - 1))
+    assert validation_parts(state, enough, "auto")[2] is True
+
+
 def _mae(truth):
     return lambda forecast: float(np.abs(forecast - truth).mean())
 
@@ -136,11 +151,26 @@ def test_the_choice_is_never_worse_on_validation_than_any_baseline(fitted):
     scores = choice["validation_mase"]
     assert set(scores) >= {"lstm", *(name for name in result["baselines"] if name != "lstm_alone")}
     assert scores[choice["forecast"]] <= min(scores.values()) + 1e-12
-    # the weekly seasonal naive's validation MASE by hand: origins whose day lies in the validation part,
+    # early stopping watched the first half of the validation part, the choice was made on the second
+    train_end, (val_start, val_end) = s.split["train"][1], s.split["val"]
+    middle = (val_start + val_end) // 2
+    assert s.split["early_stopping"] == [val_start, middle]
+    # ... and the best validation loss of the history is the restored model's loss on the first half only
+    import torch
+
+    from lstmkit.tasks.forecast import windows
+    from lstmkit.tasks.forecast.model import pinball_loss
+
+    x, base, target = windows.dataset(s, fc._prepare(fc.read(df)), slice(val_start, middle)).tensors
+    with torch.no_grad():
+        loss = float(pinball_loss(fc.config.quantiles)(fc.model.eval()((x, base)), target))
+    assert loss == pytest.approx(min(row["val_loss"] for row in fc.history), rel=1e-5)
+    assert choice["validation_rows"] == [middle, val_end] and choice["holdout"] is True
+    # the weekly seasonal naive's MASE there by hand: origins whose day lies in the second half,
     # scaled by the training part's mean |y_t - y_{t-24}|
     y = df["demand"].to_numpy()
-    train_end, (val_start, val_end) = s.split["train"][1], s.split["val"]
-    origins = np.arange(val_start, val_end - 24 + 1)
+    origins = np.arange(middle, val_end - 24 + 1)
+    assert choice["validation_windows"] == len(origins)
     rows = origins[:, None] + np.arange(24)[None, :]
     scale = np.abs(y[24:train_end] - y[:train_end - 24]).mean()
     assert scores["seasonal_naive_168"] == pytest.approx(np.abs(y[rows] - y[rows - 168]).mean() / scale, rel=1e-12)

@@ -251,7 +251,8 @@ def test_demo_writes_a_run_directory_and_prints_the_table(tmp_path, capsys):
     assert rows["ar"][3] == f"{metrics['baselines']['ar']['mase']:.3f}" and metrics["split"]["ar_order"] >= 1
     assert list(rows.values())[0][3] == f"{metrics['model']['mase']:.3f}"
     assert rows["seasonal_naive"][3] == f"{metrics['baselines']['seasonal_naive']['mase']:.3f}"
-    assert any(line.startswith(f"forecast: {metrics['choice']['forecast']}, chosen on the validation part")
+    assert any(line.startswith(f"forecast: {metrics['choice']['forecast']}, chosen on the second half of the "
+                               "validation part, which early stopping did not watch")
                for line in lines)
     assert f"plot:  {out / 'forecast.png'}" in lines
 
@@ -322,3 +323,16 @@ def test_cli_train_with_a_gru_and_zoneout_keeps_the_cell_and_its_forecasts(tmp_p
     fc.save(tmp_path / "again")
     pd.testing.assert_frame_equal(Forecaster.load(tmp_path / "again").predict(df), fc.predict(df))
     pd.testing.assert_frame_equal(fc.predict(df), loaded.predict(df))  # seeded: the CLI's run, bit for bit
+
+
+def test_a_plateau_schedule_halves_the_learning_rate_after_epochs_without_improvement():
+    df = monthly_series()
+    config = ForecastConfig(targets=["sales"], time_column="month", epochs=12, patience=12, ensemble=1, hidden_size=8,
+                            lr_schedule="plateau", plateau_patience=1)
+    history = Forecaster(config).fit(df).history
+    rates = [row["lr"] for row in history]
+    assert rates[0] == pytest.approx(3e-3) and min(rates) < rates[0]
+    for before, after in zip(rates, rates[1:]):  # only ever halved
+        assert after == pytest.approx(before) or after == pytest.approx(before / 2)
+    with pytest.raises(Exception, match="lr_schedule must be 'plateau' or None"):
+        ForecastConfig(targets=["y"], lr_schedule="cosine")

@@ -50,7 +50,7 @@ def trained(panel_csv, tmp_path_factory):
 
 def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
-    assert set(metrics["baselines"]) - {"lstm_alone"} == {"naive", "seasonal_naive", "naive2", "theta", "ar"}
+    assert set(metrics["baselines"]) - {"lstm_alone"} == {"naive", "seasonal_naive", "naive2", "theta", "ar", "ets"}
     model = metrics["model"]
     assert model["series"] == 30
     assert model["smape"] < metrics["baselines"]["seasonal_naive"]["smape"]
@@ -65,7 +65,8 @@ def test_one_model_beats_naive_and_seasonal_naive_and_writes_the_run(trained):
 def test_the_forecast_is_the_candidate_with_the_lowest_validation_smape(trained, panel_csv):
     split = json.loads((trained / "metrics.json").read_text())["split"]
     scores = split["validation_smape"]
-    assert set(scores) == {"lstm", "theta", "ar", "mean of lstm and theta", "mean of lstm and ar"}  # ETS: opt-in
+    assert set(scores) == {"lstm", "theta", "ar", "ets", "mean of lstm and theta", "mean of lstm and ar",
+                           "mean of lstm and ets"}  # ETS by default (--no-ets-baseline leaves it out)
     assert split["combination"] == min(scores, key=scores.get)
     # each combination forecasts what it says: Theta's own forecast, or the mean of Theta and the network
     gf = GlobalForecaster.load(trained)
@@ -173,9 +174,9 @@ def test_the_command_line_refuses_a_short_series_by_name(tmp_path, capsys):
     single = tmp_path / "one.csv"
     frame[frame["series"] == "S00"][["time", "value"]].to_csv(single, index=False)
     capsys.readouterr()
-    assert main(["forecast", "train", str(single), "--target", "value", "--test-last", "5",
+    assert main(["forecast", "train", str(single), "--target", "value", "--windows-per-series", "5",
                  "--out", str(tmp_path / "one"), *QUICK]) != 0
-    assert "--test-last applies to many series with --id-column" in capsys.readouterr().err
+    assert "--windows-per-series applies to many series with --id-column" in capsys.readouterr().err
 
 
 def test_season_and_horizon_come_from_the_competition_layout():

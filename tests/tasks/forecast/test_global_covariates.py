@@ -17,7 +17,7 @@ from lstmkit.tasks.forecast.model import ForecastNet
 H = 12
 LIFT = 0.5  # a promotion multiplies sales by exp(0.5) = 1.65
 QUICK = dict(id_column="series", target="value", time_column="time", season=12, test_last=H, epochs=30, ensemble=1,
-             hidden_size=16, combine="lstm", windows_per_series=16)
+             hidden_size=16, combine="lstm", windows_per_series=16, ets_baseline=False)
 
 
 def promo_panel(n_series=24, seed=0):

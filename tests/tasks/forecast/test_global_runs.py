@@ -84,18 +84,24 @@ def test_ar_and_ets_baselines_are_statsmodels_on_each_series_training_part(whole
     assert metrics["baselines"]["ets"]["mase"] == pytest.approx(by_series["mase_ets"].mean(), rel=1e-9)
 
 
-def test_ets_is_left_out_unless_asked_and_refused_for_one_series(tmp_path, capsys):
+def test_ets_is_left_out_when_asked_and_its_options_are_refused_for_one_series(tmp_path, capsys):
     frame = small_panel(3, seed=1)
-    config = GlobalConfig(id_column="series", target="value", time_column="time", season=12, test_last=H, epochs=1,
-                          ensemble=1, hidden_size=4)
-    result = GlobalForecaster(config).fit(frame).evaluate(frame)
-    assert "ar" in result["baselines"] and "ets" not in result["baselines"]
-    assert result["split"]["ets_baseline"] is False and "ets" not in result["forecasts"].columns
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "no-ets"
+    assert main(["forecast", "train", str(path), "--id-column", "series", "--target", "value", "--season", "12",
+                 "--test-last", str(H), "--epochs", "1", "--ensemble", "1", "--hidden-size", "4",
+                 "--no-ets-baseline", "--out", str(out)]) == 0
+    assert "no ETS baseline: --no-ets-baseline" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "ar" in metrics["baselines"] and "ets" not in metrics["baselines"]
+    assert metrics["split"]["ets_baseline"] is False and "ets" not in metrics["split"]["validation_smape"]
+    assert "ets" not in pd.read_csv(out / "forecasts.csv").columns
     single = tmp_path / "one.csv"
     frame[frame["series"] == "S0"][["time", "value"]].to_csv(single, index=False)
-    assert main(["forecast", "train", str(single), "--target", "value", "--ets-baseline",
-                 "--out", str(tmp_path / "one")]) == 2
-    assert "--ets-baseline applies to many series with --id-column" in capsys.readouterr().err
+    for flag in ("--ets-baseline", "--no-ets-baseline"):
+        assert main(["forecast", "train", str(single), "--target", "value", flag, "--out", str(tmp_path / "one")]) == 2
+        assert f"{flag} applies to many series with --id-column" in capsys.readouterr().err
 
 
 def test_a_baseline_that_fails_on_a_series_never_stops_the_run(monkeypatch, caplog):

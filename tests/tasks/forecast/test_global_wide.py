@@ -11,7 +11,7 @@ from lstmkit.errors import ConfigError
 from lstmkit.tasks.forecast.global_model import GlobalConfig, GlobalForecaster
 
 H = 6
-QUICK = ["--epochs", "3", "--ensemble", "1", "--hidden-size", "8", "--threads", "1"]
+QUICK = ["--epochs", "3", "--ensemble", "1", "--hidden-size", "8", "--threads", "1", "--no-ets-baseline"]
 
 
 def long_panel(n_series=8, seed=3):
@@ -38,7 +38,7 @@ def test_a_wide_table_trains_and_forecasts_as_its_long_layout():
     wide = as_wide(frame)
     assert wide[["S0", "S1"]].isna().any().any()  # the series start and end at different rows
     common = dict(season=12, test_last=H, epochs=3, ensemble=1, hidden_size=8, time_column="time",
-                  future_features=["holiday"])
+                  future_features=["holiday"], ets_baseline=False)
     long_model = GlobalForecaster(GlobalConfig(id_column="series", target="value", **common)).fit(frame)
     wide_model = GlobalForecaster(GlobalConfig(id_column="series", target="value", wide=True, **common)).fit(wide)
     long_result, wide_result = long_model.evaluate(frame), wide_model.evaluate(wide)

@@ -1,6 +1,7 @@
 """``lstmkit forecast train|predict|backtest``: parse arguments into a ForecastConfig and call the task."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 
@@ -72,8 +73,9 @@ def _add_global_options(parser) -> None:
     parser.add_argument("--id-column", metavar="COL", default=None,
                         help="long table: the column naming each series; one model is trained across all series")
     parser.add_argument("--test-last", type=positive_int, metavar="H", default=None,
-                        help="with --id-column: the last H values of every series are its test part "
-                             "(competition protocol; default: the horizon)")
+                        help="the last H values (of every series, with --id-column) are the test part and the H "
+                             "before them the validation part (competition protocol; with --id-column the default is "
+                             "the horizon; one series: instead of the 70/15/15 split)")
     parser.add_argument("--skip-short", action="store_true", default=False,
                         help="with --id-column: skip (and name) series too short for one window instead of refusing")
     parser.add_argument("--combine", choices=["auto", "lstm"], default=None,
@@ -96,10 +98,15 @@ def _add_global_options(parser) -> None:
     parser.add_argument("--static-features", action="extend", nargs="+", metavar="COL", default=None,
                         help="with --id-column: categorical columns constant within each series (a product's "
                              "category), embedded")
-    parser.add_argument("--ets-baseline", action="store_true", default=False,
-                        help="with --id-column or --wide: also fit ETS (statsmodels' damped Holt-Winters) to every "
-                             "series as a baseline; about 0.3 s of CPU a series (8 minutes for M3's 1,428 monthly "
-                             "series), so off by default; AR(p) is always computed")
+    parser.add_argument("--ets-baseline", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --id-column or --wide: fit ETS (statsmodels' damped Holt-Winters) to every series "
+                             "as a baseline and a candidate of the forecast (default); about 0.25 s of CPU a series "
+                             "and fit, twice (6 minutes a fit for M3's 1,428 monthly series): --no-ets-baseline "
+                             "leaves it out; AR(p) is always computed")
+    parser.add_argument("--per-series-baseline", action="store_true", default=False,
+                        help="with --id-column or --wide: also train the single-series forecaster on every series "
+                             "alone (its defaults, same split) as a baseline, to see what one global model adds; "
+                             "about 1.5 s of CPU a series")
 
 
 def _add_data_options(parser) -> None:
@@ -115,8 +122,9 @@ def _config(args):
         raise UsageError("the following arguments are required: --target")
     values = run_values(args, CONFIG_OPTIONS)
     values["time_column"] = args.time_column or _guess_time_column(args.data, args.target)
-    if getattr(args, "combine", None):  # train has --combine (shared with --id-column); backtest does not
-        values["combine"] = args.combine
+    for name in ("combine", "test_last"):  # train has these (shared with --id-column); backtest does not
+        if getattr(args, name, None):
+            values[name] = getattr(args, name)
     return ForecastConfig(targets=args.target, **values)
 
 
@@ -177,7 +185,9 @@ def print_choice(result: dict, file=None) -> None:
     chosen, best = choice["forecast"], choice["best_baseline"]
     scores = choice["validation_mase"]
     others = {name: scores[name] for name in dict.fromkeys(["lstm", best]) if name != chosen}
-    print(f"forecast: {chosen}, chosen on the validation part ({choice['validation_windows']} windows) among the "
+    where = ("the second half of the validation part, which early stopping did not watch" if choice.get("holdout")
+             else "the validation part")
+    print(f"forecast: {chosen}, chosen on {where} ({choice['validation_windows']} windows) among the "
           f"LSTM, the best baseline and their mean: MASE {_versus(scores[chosen], others)}", file=file)
     test = choice.get("test_mase", {})
     on_test = {("lstm" if name == "lstm_alone" else name): value for name, value in test.items()
@@ -221,8 +231,8 @@ def print_result(result: dict, file=None) -> None:
 
 
 # Options of the global model only (a table of many series), refused for one series.
-GLOBAL_ONLY = ("test_last", "windows_per_series", "skip_short", "future_features", "calendar",
-               "static_features", "ets_baseline")
+GLOBAL_ONLY = ("windows_per_series", "skip_short", "future_features", "calendar",
+               "static_features", "ets_baseline", "per_series_baseline")
 
 
 def run_train(args) -> int:
@@ -230,7 +240,9 @@ def run_train(args) -> int:
 
     if getattr(args, "id_column", None) or getattr(args, "wide", False):
         return run_train_global(args)
-    only_global = [f"--{name.replace('_', '-')}" for name in GLOBAL_ONLY if getattr(args, name, None)]
+    only_global = [("--no-" if getattr(args, name, None) is False else "--") + name.replace("_", "-")
+                   for name in GLOBAL_ONLY if getattr(args, name, None) not in (None, False, [])
+                   or (name == "ets_baseline" and getattr(args, name, None) is False)]  # --no-ets-baseline
     if only_global:
         raise UsageError(f"{only_global[0]} applies to many series with --id-column or --wide; "
                          "this table is one series")
@@ -286,7 +298,8 @@ def _global_config(args):
     time_column = args.time_column or _guess_time_column(args.data, [*(args.target or []), args.id_column, *future])
     return GlobalConfig(**layout, time_column=time_column, skip_short=bool(args.skip_short),
                         future_features=future, calendar=bool(args.calendar), static_features=static,
-                        ets_baseline=bool(args.ets_baseline), **values)
+                        per_series_baseline=bool(args.per_series_baseline),
+                        **({} if args.ets_baseline is None else {"ets_baseline": args.ets_baseline}), **values)
 
 
 def run_train_global(args) -> int:
@@ -317,8 +330,12 @@ def run_train_global(args) -> int:
     for name, metrics in [(label, result["model"]), *result["baselines"].items()]:
         print(f"{name:32}{metrics['smape']:>10.3f}{metrics['mase']:>10.3f}{metrics['owa']:>10.3f}")
     if not split.get("ets_baseline"):
-        print("no ETS baseline: " + ("statsmodels is not installed" if config.ets_baseline
-                                     else "--ets-baseline fits it (about 0.3 s of CPU a series)"))
+        print("no ETS baseline: " + ("statsmodels is not installed (pip install 'lstmkit[data]')"
+                                     if config.ets_baseline else "--no-ets-baseline"))
+    if split.get("per_series"):
+        short = split["per_series"]["too_short (seasonal naive instead)"]
+        print("per_series: the single-series forecaster trained on each series alone (per_series_lstm: its LSTM "
+              "alone)" + (f"; {short} series were too short for its windows and got seasonal naive" if short else ""))
     print(f"run directory: {out}  (metrics.json, metrics_by_series.csv, forecasts.csv, forecast.png, "
           "model.safetensors)")
     return 0

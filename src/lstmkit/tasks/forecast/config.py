@@ -40,6 +40,9 @@ class ForecastConfig(DictConfig):
     train_fraction: float = 0.7
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    # The competition protocol instead of the fractions: the last test_last rows are the test part and
+    # the test_last rows before them the validation part (one window each when test_last = horizon).
+    test_last: int | None = None
     fill: str | None = None  # missing values / gaps: None (error), "ffill" or "interpolate"
     sort: bool = False  # sort rows by time instead of refusing unsorted input
     # Training. Small data, many cheap epochs: a few thousand steps for a monthly series. Early
@@ -47,6 +50,10 @@ class ForecastConfig(DictConfig):
     epochs: int = 300
     patience: int = 40
     lr: float = 3e-3
+    # None: a constant learning rate; "plateau": halved after plateau_patience epochs without a better
+    # validation loss.
+    lr_schedule: str | None = None
+    plateau_patience: int = 5
     weight_decay: float = 1e-4
     batch_size: int = 32
     clip_grad_norm: float = 1.0
@@ -64,7 +71,7 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"ForecastConfig: {sorted(overlap)} listed both as target and as feature")
         if self.transform not in ("auto", "log", "none"):
             raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
-        for name in ("input_width", "horizon", "season", "seasons_averaged"):
+        for name in ("input_width", "horizon", "season", "seasons_averaged", "test_last"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -72,7 +79,10 @@ class ForecastConfig(DictConfig):
         if not all(0 < q < 1 for q in qs):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
         self.quantiles = qs
-        check_positive_ints(self, ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size"))
+        check_positive_ints(self, ("ensemble", "hidden_size", "num_layers", "epochs", "patience", "batch_size",
+                                   "plateau_patience"))
+        if self.lr_schedule not in (None, "plateau"):
+            raise ConfigError(f"lr_schedule must be 'plateau' or None, got {self.lr_schedule!r}")
         if self.combine not in COMBINE_CHOICES:
             raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         check_cell_options(self)

@@ -28,6 +28,9 @@ How a forecast is made (all of it fitted on the training part only)
 5. **Ensemble.** ``ensemble`` independently initialised members are trained side by side (their losses
    summed, so each gets its own gradients); the forecast is their mean. On a hundred points this
    removes most of the seed-to-seed variance.
+6. **Choice** (``combine="auto"``). Early stopping watches the first half of the validation part; on
+   the second half the LSTM, every baseline and the mean of the LSTM and the best baseline are scored,
+   and the lowest MASE is the forecast (:mod:`lstmkit.tasks.forecast.candidates`).
 
 The loss is the pinball (quantile) loss, which for the median alone is half the absolute error, the
 loss MASE measures. Windows are built so that no target lies outside its split (``lstmkit.data``).
@@ -41,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.data import DataError, StandardScaler, infer_season, read_table, temporal_split
+from lstmkit.data import DataError, Split, StandardScaler, infer_season, read_table, temporal_split
 from lstmkit.files import atomic_write_text
 from lstmkit.metrics.forecast import forecast_metrics, mase_scale, pinball
 from lstmkit.runtime import seed_everything
@@ -88,9 +91,15 @@ class Forecaster(Application):
     def check_input(self, data) -> None:
         self.read(data)
 
-    def _split(self, n: int):
+    def _split(self, n: int) -> Split:
         cfg = self.config
-        return temporal_split(n, train=cfg.train_fraction, val=cfg.val_fraction, test=cfg.test_fraction)
+        if cfg.test_last is None:
+            return temporal_split(n, train=cfg.train_fraction, val=cfg.val_fraction, test=cfg.test_fraction)
+        h = cfg.test_last
+        if n <= 2 * h:
+            raise DataError(f"test_last {h} needs more than {2 * h} rows (a validation and a test part of {h} "
+                            f"each, and a training part before them), the table has {n}")
+        return Split(slice(0, n - 2 * h), slice(n - 2 * h, n - h), slice(n - h, n))
 
     # ---- fitting the preprocessing -------------------------------------------------------------
     def _resolve(self, frame: pd.DataFrame, n_train: int) -> dict:
@@ -217,7 +226,11 @@ class Forecaster(Application):
         prepared = self._prepare(frame)
         split = self._split(len(frame))
         train_set = windows.dataset(s, prepared, split.train)
-        val_set = windows.dataset(s, prepared, split.val)
+        # With combine="auto" early stopping watches the first half of the validation part and the
+        # forecast is chosen on the second (candidates.validation_parts).
+        stopping_rows, choice_rows, holdout = candidates.validation_parts(s, split.val, cfg.combine)
+        s.split["early_stopping"] = [stopping_rows.start, stopping_rows.stop]
+        val_set = windows.dataset(s, prepared, stopping_rows)
         needed = windows.first_origin(s) + s.horizon
         if train_set is None or len(train_set) < 2:
             raise DataError(
@@ -238,11 +251,12 @@ class Forecaster(Application):
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
                                    patience=cfg.patience, restore_best=True, seed=cfg.seed, device=cfg.device,
-                                   progress=False, backward_by_member=True)
+                                   progress=False, backward_by_member=True, schedule=cfg.lr_schedule,
+                                   plateau_patience=cfg.plateau_patience, plateau_factor=0.5)
         # The Trainer feeds (x, y) pairs: pack the two model inputs into x.
         self.train_model(model, pinball_loss(cfg.quantiles), train_config, Pairs(train_set), Pairs(val_set),
                          run_dir=run_dir, resume=resume)
-        candidates.choose_forecast(self, prepared, split)  # the seasons of the baselines; LSTM, baseline or mean
+        candidates.choose_forecast(self, prepared, split, choice_rows, holdout)  # LSTM, a baseline or their mean
         return self
 
     # ---- forecasts -----------------------------------------------------------------------------

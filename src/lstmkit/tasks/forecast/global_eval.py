@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def score_test_parts(series: list[Series], skipped: list[str], state: GlobalState, quantiles: list[float],
                      pred_q: np.ndarray, forecast: np.ndarray, *, transform: str = "auto", ets: bool = False,
-                     fitted: tuple | None = None) -> dict:
+                     fitted: tuple | None = None, per_series: tuple | None = None) -> dict:
     """``{"model": summary, "baselines": {name: summary}, "split": {...}, "by_series": DataFrame,
     "forecasts": DataFrame, "histories": {id: train part}}`` with the summaries of
     :func:`score_collection` (sMAPE, MASE, OWA ...).
@@ -37,7 +37,10 @@ def score_test_parts(series: list[Series], skipped: list[str], state: GlobalStat
     state's combination with Theta). ``skipped``: ids of the table left out (too short). ``transform``
     and ``ets``: the scale of AR and ETS, and whether ETS is fitted (:func:`statistical_baselines`);
     ``fitted``: what :func:`statistical_baselines` returned for these series, when the caller has it
-    already (the forecast may be made of them), so they are not fitted twice."""
+    already (the forecast may be made of them), so they are not fitted twice. ``per_series``: what
+    :func:`lstmkit.tasks.forecast.per_series.per_series_forecasts` returned (the single-series
+    forecaster fitted to every series alone), reported as the baselines ``per_series`` and
+    ``per_series_lstm``."""
     K, m = state.horizon, state.season
     network = pred_q[:, :, quantiles.index(0.5)]
     model_f = {item.id: forecast[i] for i, item in enumerate(series)}
@@ -49,6 +52,10 @@ def score_test_parts(series: list[Series], skipped: list[str], state: GlobalStat
     }
     fitted, orders, seconds = fitted or statistical_baselines(series, K, m, transform=transform, ets=ets)
     predictions.update(fitted)
+    seconds = dict(seconds)
+    if per_series is not None:
+        predictions.update(per_series[0])
+        seconds["per_series"] = per_series[1]["cpu_seconds"]
     if state.combination != "lstm":  # what the network alone would have scored
         predictions["lstm_alone"] = {item.id: network[i] for i, item in enumerate(series)}
     table, summary = score_collection(series, model_f)
@@ -68,6 +75,9 @@ def score_test_parts(series: list[Series], skipped: list[str], state: GlobalStat
                        "combination": state.combination, "validation_smape": dict(state.validation_smape),
                        "covariates": list(state.covariates), "static_features": list(state.static_categories),
                        "ets_baseline": "ets" in predictions}
+    if per_series is not None:  # how many series the single-series forecaster was too short for
+        result["split"]["per_series"] = {"fitted": per_series[1]["fitted"],
+                                         "too_short (seasonal naive instead)": len(per_series[1]["too_short"])}
     rows = {"series": np.repeat([item.id for item in series], K), "step": np.tile(np.arange(1, K + 1), len(series)),
             "actual": np.concatenate([item.test for item in series]),
             "forecast": np.concatenate([model_f[item.id] for item in series])}

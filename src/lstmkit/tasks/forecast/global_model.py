@@ -25,7 +25,8 @@ last h values of the rest (the *training part*) are its validation window (early
 windows have their whole horizon before that. The test forecast is one window per series at the end
 of its training part, scored with :func:`lstmkit.metrics.forecast.score_collection` (M3's sMAPE,
 MASE scaled on the training part, OWA against Naive2), next to naive, seasonal naive, Naive2, Theta,
-AR(p) and (``ets_baseline``) ETS on the same split. A series needs ``min_history + 2h`` training
+AR(p), (``ets_baseline``) ETS and (``per_series_baseline``) the single-series forecaster trained on
+each series alone (:mod:`~lstmkit.tasks.forecast.per_series`) on the same split. A series needs ``min_history + 2h`` training
 values (one training and one validation window; M3 monthly's shortest series, 48 + 18 values, just
 fits).
 
@@ -65,6 +66,7 @@ from lstmkit.tasks.forecast.global_config import (CANDIDATE_BASELINES, COMBINATI
 from lstmkit.tasks.forecast.global_net import GlobalForecastNet
 from lstmkit.tasks.forecast.global_windows import SeriesWindows, StackedWindows, series_inputs, stack_inputs
 from lstmkit.tasks.forecast.model import ForecastNet, pinball_loss
+from lstmkit.tasks.forecast.per_series import per_series_forecasts
 from lstmkit.tasks.forecast.panel import Series, read_panel
 from lstmkit.train import TrainConfig
 
@@ -268,10 +270,14 @@ class GlobalForecaster(Application):
         fitted = global_eval.statistical_baselines(kept, s.horizon, s.season, transform=cfg.transform,
                                                    ets=cfg.ets_baseline)  # fitted once: reported, maybe chosen
         forecast = self._combined(pred_q[:, :, self._median()], {item.id: item.train for item in kept}, fitted[0])
+        per_series = None
+        if cfg.per_series_baseline:  # the single-series forecaster on every series alone: what one model adds
+            per_series = per_series_forecasts(kept, s.horizon, s.season, transform=cfg.transform, seed=cfg.seed,
+                                              device=str(next(self.model.parameters()).device))
         used = {item.id for item in kept}
         return global_eval.score_test_parts(kept, [x.id for x in series if x.id not in used], s, cfg.quantiles,
                                             pred_q, forecast, transform=cfg.transform, ets=cfg.ets_baseline,
-                                            fitted=fitted)
+                                            fitted=fitted, per_series=per_series)
 
     def predict(self, data, ids: list[str] | None = None) -> pd.DataFrame:
         """Forecast the ``horizon`` values after the end of every series of ``data`` (or of ``ids``):

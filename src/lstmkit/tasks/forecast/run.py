@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data import DataError, walk_forward
+from lstmkit.errors import ConfigError
 from lstmkit.files import atomic_write_text, check_run_dir, write_json
 from lstmkit.tasks.forecast.config import ForecastConfig
 from lstmkit.tasks.forecast.forecaster import Forecaster
@@ -25,6 +26,9 @@ def backtest_run(config: ForecastConfig, data, out: str | Path, *, folds: int = 
     so no fold ever sees its own future. Writes ``metrics.json`` (per fold and overall: the mean over
     folds) and ``backtest.csv`` to ``out``.
     """
+    if config.test_last is not None:
+        raise ConfigError(f"a backtest chooses its own test parts (folds); test_last={config.test_last} applies to "
+                          "one train/validation/test split")
     out = check_run_dir(out, resume=False, resumable=False)
     frame = Forecaster(config).read(data)
     n = len(frame)
