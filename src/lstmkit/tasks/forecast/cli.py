@@ -100,13 +100,13 @@ def _add_global_options(parser) -> None:
                              "category), embedded")
     parser.add_argument("--ets-baseline", action=argparse.BooleanOptionalAction, default=None,
                         help="with --id-column or --wide: fit ETS (statsmodels' damped Holt-Winters) to every series "
-                             "as a baseline and a candidate of the forecast (default); about 0.25 s of CPU a series "
-                             "and fit, twice (6 minutes a fit for M3's 1,428 monthly series): --no-ets-baseline "
+                             "as a baseline and a candidate of the forecast (default); 0.1-0.2 s of CPU a series and "
+                             "fit, twice (about 160 s a fit for M3's 1,428 monthly series): --no-ets-baseline "
                              "leaves it out; AR(p) is always computed")
     parser.add_argument("--per-series-baseline", action="store_true", default=False,
                         help="with --id-column or --wide: also train the single-series forecaster on every series "
                              "alone (its defaults, same split) as a baseline, to see what one global model adds; "
-                             "about 1.5 s of CPU a series")
+                             "1-3.5 s of CPU a series")
 
 
 def _add_data_options(parser) -> None:

@@ -67,16 +67,16 @@ class GlobalConfig(DictConfig):
     # baselines); "lstm": the network alone. Only the median is combined, so with other quantiles: "lstm".
     combine: str = "auto"
     # The ETS baseline in metrics.json (statsmodels' damped Holt-Winters, fitted to each series alone), and
-    # ETS as a candidate of combine="auto" (fitted a second time, before the validation windows): about
-    # 0.25 s of CPU a series and fit, 6 minutes a fit on M3 monthly's 1,428 series, several times the
-    # network's training. On by default: on Tourism monthly the network alone lost to ETS, and its mean
+    # ETS as a candidate of combine="auto" (fitted a second time, before the validation windows): 0.1-0.2 s
+    # of CPU a series and fit, about 160 s a fit on M3 monthly's 1,428 series, more than the network's
+    # training (137 s). On by default: on Tourism monthly the network alone lost to ETS, and its mean
     # with ETS won (README). False leaves it out (--no-ets-baseline). Without statsmodels it is left out
     # with a warning. AR(p) is always there.
     ets_baseline: bool = True
     # The single-series forecaster (lstmkit forecast train on one series, its defaults) fitted to every
     # series alone on the same split, as the baselines "per_series" (its forecast) and "per_series_lstm"
-    # (its LSTM alone): what one global model adds. About 1.5 s of CPU a series (35 minutes for M3
-    # monthly), so only when asked (lstmkit.tasks.forecast.per_series).
+    # (its LSTM alone): what one global model adds. 1-3.5 s of CPU a series (26 minutes for M3 monthly,
+    # 11 times the global network's training), so only when asked (lstmkit.tasks.forecast.per_series).
     per_series_baseline: bool = False
     epochs: int = 60
     patience: int = 10

@@ -108,8 +108,8 @@ def statistical_baselines(series: list[Series], K: int, m: int, *, transform: st
       iterated over the horizon. A few milliseconds a series.
     * ``ets``: statsmodels' Holt-Winters with a damped additive trend and an additive season on z
       when m <= 24 and the part holds two seasons and two values
-      (:func:`~lstmkit.tasks.forecast.baselines.ets_forecast`). About 0.2-0.3 s of CPU a series (5
-      minutes for M3's 1,428 monthly series). statsmodels' search for starting values is kept: without
+      (:func:`~lstmkit.tasks.forecast.baselines.ets_forecast`). About 0.1-0.2 s of CPU a series (160 s
+      for M3's 1,428 monthly series). statsmodels' search for starting values is kept: without
       it a fit cost half, but ETS scored worse on M3 monthly (sMAPE 14.09 against 14.05), and a
       baseline should not be weakened to save time. Without statsmodels it is left out with a
       warning; a series statsmodels cannot fit gets the seasonal naive forecast (logged).
