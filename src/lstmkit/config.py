@@ -26,10 +26,13 @@ class DictConfig:
         return cls(**values)
 
 
-def check_positive_ints(config, names) -> None:
+def check_positive_ints(config, names, *, optional: bool = False) -> None:
     """:class:`~lstmkit.errors.ConfigError` naming the first of ``names`` that is not an integer >= 1
-    (a bool is not an integer here: ``epochs=True`` is a mistake, not 1)."""
+    (a bool is not an integer here: ``epochs=True`` is a mistake, not 1). ``optional``: None passes too
+    (a value left to be chosen from the data)."""
     for name in names:
         value = getattr(config, name)
+        if optional and value is None:
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")

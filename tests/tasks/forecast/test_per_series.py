@@ -95,3 +95,13 @@ def test_per_series_forecasts_on_series_read_from_a_panel():
     truth = kept[0].test
     err = np.abs(forecasts["per_series"]["X"] - truth).mean()
     assert err < np.abs(seasonal_naive(kept[0].train, H, 6) - truth).mean()
+
+
+@pytest.mark.parametrize("value", [0, -6, 2.5, True, "6"])
+def test_test_last_and_the_other_optional_sizes_must_be_positive_integers_or_none(value):
+    assert ForecastConfig(targets=["value"], test_last=None).test_last is None
+    for config in (lambda v: ForecastConfig(targets=["value"], test_last=v),
+                   lambda v: ForecastConfig(targets=["value"], horizon=v),
+                   lambda v: GlobalConfig(id_column="series", target="value", test_last=v)):
+        with pytest.raises(ConfigError, match="must be a positive integer, got"):
+            config(value)

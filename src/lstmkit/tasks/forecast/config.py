@@ -71,10 +71,7 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"ForecastConfig: {sorted(overlap)} listed both as target and as feature")
         if self.transform not in ("auto", "log", "none"):
             raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
-        for name in ("input_width", "horizon", "season", "seasons_averaged", "test_last"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("input_width", "horizon", "season", "seasons_averaged", "test_last"), optional=True)
         qs = sorted(set(float(q) for q in self.quantiles) | {0.5})
         if not all(0 < q < 1 for q in qs):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")

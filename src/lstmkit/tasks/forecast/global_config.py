@@ -116,10 +116,7 @@ class GlobalConfig(DictConfig):
             raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
         if self.combine not in COMBINE_CHOICES:
             raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
-        for name in ("input_width", "horizon", "season", "seasons_averaged", "test_last"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("input_width", "horizon", "season", "seasons_averaged", "test_last"), optional=True)
         if self.horizon and self.test_last and self.horizon != self.test_last:
             raise ConfigError(f"horizon {self.horizon} and test_last {self.test_last} differ: the competition "
                               "protocol forecasts the whole test part at once; give one of them")

@@ -26,9 +26,9 @@ windows have their whole horizon before that. The test forecast is one window pe
 of its training part, scored with :func:`lstmkit.metrics.forecast.score_collection` (M3's sMAPE,
 MASE scaled on the training part, OWA against Naive2), next to naive, seasonal naive, Naive2, Theta,
 AR(p), (``ets_baseline``) ETS and (``per_series_baseline``) the single-series forecaster trained on
-each series alone (:mod:`~lstmkit.tasks.forecast.per_series`) on the same split. A series needs ``min_history + 2h`` training
-values (one training and one validation window; M3 monthly's shortest series, 48 + 18 values, just
-fits).
+each series alone (:mod:`~lstmkit.tasks.forecast.per_series`) on the same split. A series needs
+``min_history + 2h`` training values (one training and one validation window; M3 monthly's shortest
+series, 48 + 18 values, just fits).
 
 Covariates. Columns known in advance for the horizon (``future_features``, a generated ``calendar``)
 and categorical ``static_features`` per series are read by
