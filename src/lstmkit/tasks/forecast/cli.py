@@ -187,7 +187,8 @@ def print_choice(result: dict, file=None) -> None:
     others = {name: scores[name] for name in dict.fromkeys(["lstm", best]) if name != chosen}
     where = ("the second half of the validation part, which early stopping did not watch" if choice.get("holdout")
              else "the validation part")
-    print(f"forecast: {chosen}, chosen on {where} ({choice['validation_windows']} windows) among the "
+    count = f"{choice['validation_windows']} window" + ("s" if choice["validation_windows"] != 1 else "")
+    print(f"forecast: {chosen}, chosen on {where} ({count}) among the "
           f"LSTM, the best baseline and their mean: MASE {_versus(scores[chosen], others)}", file=file)
     test = choice.get("test_mase", {})
     on_test = {("lstm" if name == "lstm_alone" else name): value for name, value in test.items()
@@ -216,7 +217,8 @@ def print_result(result: dict, file=None) -> None:
     split = result["split"]
     print_choices(split, file)
     steps = f"{split['horizon']} step" + ("s" if split["horizon"] != 1 else "")
-    print(f"test part: rows {split['test'][0]}-{split['test'][1] - 1}, {split['test_windows']} forecast windows of "
+    windows = f"{split['test_windows']} forecast window" + ("s" if split["test_windows"] != 1 else "")
+    print(f"test part: rows {split['test'][0]}-{split['test'][1] - 1}, {windows} of "
           f"{steps} each; MASE is scaled by the mean in-sample error of the "
           + (f"seasonal naive forecast (season {split['season']}, as chosen above)" if split["season"] > 1
              else "naive forecast (no season)")
