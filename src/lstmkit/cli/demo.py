@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from lstmkit.data.datasets import load_dataset
     from lstmkit.tasks.forecast import ForecastConfig, Forecaster, train_run
-    from lstmkit.tasks.forecast.cli import print_result
+    from lstmkit.tasks.forecast.report import print_result
 
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
     config = ForecastConfig(targets=["temp_max"], time_column="date", seed=args.seed, **epochs)

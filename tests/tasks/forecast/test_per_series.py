@@ -37,6 +37,9 @@ def test_test_last_makes_the_last_h_rows_the_test_part_and_the_h_before_them_val
     split = json.loads((out / "metrics.json").read_text())["split"]
     assert (split["train"], split["val"], split["test"]) == ([0, 48], [48, 54], [54, 60])
     assert split["test_windows"] == 1
+    assert ForecastConfig(targets=["value"], test_last=10).split(25) == (slice(0, 5), slice(5, 15), slice(15, 25))
+    with pytest.raises(DataError, match="test_last 10 needs more than 20 rows .* the table has 20"):
+        ForecastConfig(targets=["value"], test_last=10).split(20)
     with pytest.raises(ConfigError, match="a backtest chooses its own test parts"):
         backtest_run(ForecastConfig(targets=["value"], test_last=H), path, tmp_path / "bt")
 

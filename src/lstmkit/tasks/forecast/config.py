@@ -84,6 +84,20 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         check_cell_options(self)
 
+    def split(self, n: int):
+        """The train / validation / test rows of an ``n``-row table (:class:`lstmkit.data.Split` of
+        slices): the fractions in time order, or with ``test_last`` = h the last h rows as test and the h
+        before them as validation."""
+        from lstmkit.data import DataError, Split, temporal_split
+
+        if self.test_last is None:
+            return temporal_split(n, train=self.train_fraction, val=self.val_fraction, test=self.test_fraction)
+        h = self.test_last
+        if n <= 2 * h:
+            raise DataError(f"test_last {h} needs more than {2 * h} rows (a validation and a test part of {h} "
+                            f"each, and a training part before them), the table has {n}")
+        return Split(slice(0, n - 2 * h), slice(n - 2 * h, n - h), slice(n - h, n))
+
 
 @dataclass
 class ForecastState(DictConfig):

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmkit.data import DataError, Split, StandardScaler, infer_season, read_table, temporal_split
+from lstmkit.data import DataError, Split, StandardScaler, infer_season, read_table
 from lstmkit.files import atomic_write_text
 from lstmkit.metrics.forecast import forecast_metrics, mase_scale, pinball
 from lstmkit.runtime import seed_everything
@@ -92,14 +92,7 @@ class Forecaster(Application):
         self.read(data)
 
     def _split(self, n: int) -> Split:
-        cfg = self.config
-        if cfg.test_last is None:
-            return temporal_split(n, train=cfg.train_fraction, val=cfg.val_fraction, test=cfg.test_fraction)
-        h = cfg.test_last
-        if n <= 2 * h:
-            raise DataError(f"test_last {h} needs more than {2 * h} rows (a validation and a test part of {h} "
-                            f"each, and a training part before them), the table has {n}")
-        return Split(slice(0, n - 2 * h), slice(n - 2 * h, n - h), slice(n - h, n))
+        return self.config.split(n)
 
     # ---- fitting the preprocessing -------------------------------------------------------------
     def _resolve(self, frame: pd.DataFrame, n_train: int) -> dict:
