@@ -65,6 +65,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     for name in args.sets:
         frame, config, metric = SETS[name]()
+
+        def score(metrics):
+            return metrics["rmse"] ** 2 if metric == "mse" else metrics["mase"]
+
         runs = []
         for seed in args.seeds:
             config.seed = seed
@@ -74,10 +78,6 @@ def main() -> None:
             forecaster = Forecaster(config).fit(frame)
             fit_cpu = time.process_time() - start
             result = forecaster.evaluate(frame)
-
-            def score(metrics):
-                return metrics["rmse"] ** 2 if metric == "mse" else metrics["mase"]
-
             runs.append({"forecast": score(result["model"]), "choice": result["choice"]["forecast"],
                          "epochs": len(forecaster.history), "fit_cpu": fit_cpu,
                          **{k: score(v) for k, v in result["baselines"].items()}})

@@ -5,6 +5,7 @@ NumPy and torch are imported inside the functions that use them: the command lin
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -47,6 +48,22 @@ DEFAULT_SMALL_HIDDEN = 32
 
 log = logging.getLogger("lstmkit")
 _warned_spin = False
+
+
+@contextlib.contextmanager
+def quiet_loggers(*names: str, level: int = logging.ERROR):
+    """Hold the loggers ``names`` (``""``: the root logger) at ``level`` or above inside the block, and
+    give them back their own levels after it: for libraries that log advice at every call, and for
+    loops that would log the same line a thousand times."""
+    loggers = [logging.getLogger(name) if name else logging.getLogger() for name in names]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), level))
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, saved):
+            lg.setLevel(old)
 
 
 def parse_threads(text: str) -> int | str:

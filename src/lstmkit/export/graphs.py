@@ -292,7 +292,7 @@ def quantize_onnx_int8(source: str | os.PathLike, target: str | os.PathLike) -> 
     convolutions no faster. The GRU and the RNN have no dynamically quantised operator in onnxruntime:
     their recurrences stay float, their input embeddings and output layers go int8.
     """
-    import logging
+    from lstmkit.runtime import quiet_loggers
 
     require_onnx()
     if onnxruntime_or_none() is None:
@@ -300,14 +300,9 @@ def quantize_onnx_int8(source: str | os.PathLike, target: str | os.PathLike) -> 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = Path(target)
-    quiet = logging.getLogger()  # onnxruntime advises "pre-processing" on the root logger at every call
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
+    with quiet_loggers(""):  # onnxruntime advises "pre-processing" on the root logger at every call
         return write_onnx(target, lambda tmp: quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
                                                                op_types_to_quantize=QUANTIZED_OPERATORS))
-    finally:
-        quiet.setLevel(level)
 
 
 def deviation(float_path: Path, int8_path: Path, feed: dict) -> float:

@@ -152,9 +152,10 @@ def run_train(args) -> int:
 
     if getattr(args, "id_column", None) or getattr(args, "wide", False):
         return run_train_global(args)
-    only_global = [("--no-" if getattr(args, name, None) is False else "--") + name.replace("_", "-")
-                   for name in GLOBAL_ONLY if getattr(args, name, None) not in (None, False, [])
-                   or (name == "ets_baseline" and getattr(args, name, None) is False)]  # --no-ets-baseline
+    given = {name: getattr(args, name, None) for name in GLOBAL_ONLY}
+    # a flag's False is its default, except --no-ets-baseline's (its default is None)
+    only_global = [("--no-" if value is False else "--") + name.replace("_", "-") for name, value in given.items()
+                   if value not in (None, False, []) or (name == "ets_baseline" and value is False)]
     if only_global:
         raise UsageError(f"{only_global[0]} applies to many series with --id-column or --wide; "
                          "this table is one series")

@@ -16,7 +16,6 @@ one reason it does worse there than the global model.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.data import DataError
+from lstmkit.runtime import quiet_loggers
 from lstmkit.tasks.forecast.baselines import seasonal_naive
 from lstmkit.tasks.forecast.panel import Series
 
@@ -46,8 +46,9 @@ def per_series_forecasts(series: list[Series], K: int, m: int, *, transform: str
     start = time.process_time()
     config = ForecastConfig(targets=["value"], season=m, horizon=K, test_last=K, transform=transform, seed=seed,
                             device=device)
-    with _quiet("lstmkit.train", "lstmkit.tasks.forecast.forecaster", "lstmkit.tasks.forecast.candidates",
-                "lstmkit.tasks.forecast.baselines", "lstmkit.tasks.forecast.mstl"):
+    # a thousand fits would log a thousand early-stopping lines and short-series warnings (facts counts those)
+    with quiet_loggers("lstmkit.train", "lstmkit.tasks.forecast.forecaster", "lstmkit.tasks.forecast.candidates",
+                       "lstmkit.tasks.forecast.baselines", "lstmkit.tasks.forecast.mstl"):
         for i, item in enumerate(series):
             frame = pd.DataFrame({"value": np.concatenate([item.train, item.test]).astype(float)})
             try:
@@ -71,17 +72,3 @@ def per_series_forecasts(series: list[Series], K: int, m: int, *, transform: str
     facts = {"fitted": len(series) - len(too_short), "too_short": too_short, "cpu_seconds": seconds}
     return {"per_series": chosen, "per_series_lstm": alone}, facts
 
-
-@contextlib.contextmanager
-def _quiet(*names: str):
-    """Hold these loggers at ERROR: a thousand fits would print a thousand early-stopping lines and
-    warnings about short series (the facts returned count those)."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(max(lg.getEffectiveLevel(), logging.ERROR))
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
