@@ -8,6 +8,7 @@ from lstmkit.errors import ConfigError
 from lstmkit.tasks.cells import check_cell_options
 
 COMBINE_CHOICES = ("auto", "lstm")
+MIN_PATIENCE = 10  # epochs: the least early stopping waits, however many steps an epoch holds
 
 
 @dataclass
@@ -48,7 +49,13 @@ class ForecastConfig(DictConfig):
     # Training. Small data, many cheap epochs: a few thousand steps for a monthly series. Early
     # stopping restores the best validation weights (without that, peers ended worse than naive).
     epochs: int = 300
+    # Early stopping waits `patience` epochs without a better validation loss, or `patience_steps`
+    # optimiser steps when those are fewer epochs (a long series has many steps an epoch), but never
+    # fewer than MIN_PATIENCE epochs (patience_epochs). None: `patience` epochs whatever the length.
+    # The weather (19 steps an epoch) waits 11 epochs instead of 40: the same test scores in 37 of the
+    # 39 fits measured on long series, in half the time (README, "How the forecaster works").
     patience: int = 40
+    patience_steps: int | None = 200
     lr: float = 3e-3
     # None: a constant learning rate; "plateau": halved after plateau_patience epochs without a better
     # validation loss.
@@ -71,7 +78,8 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"ForecastConfig: {sorted(overlap)} listed both as target and as feature")
         if self.transform not in ("auto", "log", "none"):
             raise ConfigError(f"transform must be 'auto', 'log' or 'none', got {self.transform!r}")
-        check_positive_ints(self, ("input_width", "horizon", "season", "seasons_averaged", "test_last"), optional=True)
+        check_positive_ints(self, ("input_width", "horizon", "season", "seasons_averaged", "test_last",
+                                   "patience_steps"), optional=True)
         qs = sorted(set(float(q) for q in self.quantiles) | {0.5})
         if not all(0 < q < 1 for q in qs):
             raise ConfigError(f"quantiles must lie strictly between 0 and 1, got {self.quantiles}")
@@ -83,6 +91,14 @@ class ForecastConfig(DictConfig):
         if self.combine not in COMBINE_CHOICES:
             raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         check_cell_options(self)
+
+    def patience_epochs(self, steps_per_epoch: int) -> int:
+        """Epochs early stopping waits without a better validation loss, for ``steps_per_epoch`` optimiser
+        steps an epoch: ``min(patience, max(MIN_PATIENCE, ceil(patience_steps / steps_per_epoch)))``."""
+        if self.patience_steps is None:
+            return self.patience
+        by_steps = -(-self.patience_steps // max(1, steps_per_epoch))
+        return min(self.patience, max(MIN_PATIENCE, by_steps))
 
     def split(self, n: int):
         """The train / validation / test rows of an ``n``-row table (:class:`lstmkit.data.Split` of

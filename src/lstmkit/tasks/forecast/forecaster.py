@@ -34,6 +34,8 @@ How a forecast is made (all of it fitted on the training part only)
 
 The loss is the pinball (quantile) loss, which for the median alone is half the absolute error, the
 loss MASE measures. Windows are built so that no target lies outside its split (``lstmkit.data``).
+Early stopping waits ``patience`` (40) epochs for a better validation loss, or on a long series
+``patience_steps`` (200) optimiser steps' worth, at least 10 epochs (:meth:`ForecastConfig.patience_epochs`).
 """
 from __future__ import annotations
 
@@ -236,6 +238,9 @@ class Forecaster(Application):
                 f"too few rows: the validation part (rows {split.val.start}-{split.val.stop - 1}) is shorter than the "
                 f"horizon {s.horizon}; use more data or a smaller --horizon"
             )
+        # Patience in epochs from a budget of optimiser steps: on a long series an epoch holds many steps.
+        patience = cfg.patience_epochs(-(-len(train_set) // cfg.batch_size))
+        s.split["early_stopping_patience"] = patience
         seed_everything(cfg.seed)
         model = ForecastNet(prepared.z.shape[1] + prepared.features.shape[1], len(cfg.targets), s.horizon,
                             cfg.quantiles, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.ensemble,
@@ -243,7 +248,7 @@ class Forecaster(Application):
                             zoneout=cfg.zoneout)
         train_config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm,
-                                   patience=cfg.patience, restore_best=True, seed=cfg.seed, device=cfg.device,
+                                   patience=patience, restore_best=True, seed=cfg.seed, device=cfg.device,
                                    progress=False, backward_by_member=True, schedule=cfg.lr_schedule,
                                    plateau_patience=cfg.plateau_patience, plateau_factor=0.5)
         # The Trainer feeds (x, y) pairs: pack the two model inputs into x.

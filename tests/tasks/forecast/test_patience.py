@@ -1,0 +1,42 @@
+"""Early stopping's patience in optimiser steps: how many epochs the forecaster waits, and that it stops there."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit.errors import ConfigError
+from lstmkit.tasks.forecast import ForecastConfig, Forecaster
+from lstmkit.tasks.forecast.config import MIN_PATIENCE
+
+
+def test_patience_epochs_from_the_step_budget():
+    config = ForecastConfig(targets=["y"])  # patience 40 epochs, patience_steps 200
+    assert (config.patience, config.patience_steps, MIN_PATIENCE) == (40, 200, 10)
+    assert config.patience_epochs(2) == 40  # a short series: 100 epochs' worth of steps, capped at 40
+    assert config.patience_epochs(19) == 11  # the weather: ceil(200 / 19)
+    assert config.patience_epochs(8) == 25  # exactly 200 steps
+    assert config.patience_epochs(75) == 10  # a long series: 3 epochs' worth, raised to MIN_PATIENCE
+    assert ForecastConfig(targets=["y"], patience_steps=None).patience_epochs(75) == 40  # epochs only
+    assert ForecastConfig(targets=["y"], patience=5).patience_epochs(75) == 5  # a smaller patience always wins
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.5])
+def test_patience_steps_must_be_a_positive_int(bad):
+    with pytest.raises(ConfigError, match="patience_steps"):
+        ForecastConfig(targets=["y"], patience_steps=bad)
+
+
+def test_fit_stops_the_step_budget_after_the_best_epoch():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"y": 10 + rng.normal(0, 1, 300)})  # white noise: little to learn, soon overfitted
+    config = ForecastConfig(targets=["y"], horizon=4, input_width=8, ensemble=1, hidden_size=4, batch_size=16,
+                            lr=0.1, epochs=200, patience=40, patience_steps=200, combine="lstm")
+    forecaster = Forecaster(config).fit(frame)
+    split = forecaster.state.split
+    train_windows = split["train"][1] - 8 - 4 + 1  # every origin whose window and horizon lie in training
+    steps = -(-train_windows // 16)
+    expected = -(-200 // steps)
+    assert MIN_PATIENCE < expected < 40  # the step budget, neither bound, decides here
+    assert split["early_stopping_patience"] == expected
+    val = [row["val_loss"] for row in forecaster.history]
+    best_epoch = int(np.argmin(val)) + 1
+    assert len(forecaster.history) == best_epoch + expected < config.epochs
