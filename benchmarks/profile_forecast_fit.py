@@ -14,9 +14,11 @@ Phases (a phase's time includes the phases listed under it):
 * ``fit``: reading, preprocessing, windows, training, saving; ``training`` is the Trainer alone, of
   which ``steps`` are the optimiser steps (the ensemble's forward and backward, clipping, AdamW),
   ``validation`` the per-epoch validation loss and ``checkpoints`` the run directory's files;
-  ``preparation`` is the rest of fit (reading, preprocessing, windows, saving; with another part of
-  issue 14, choosing the forecast on the validation part);
-* ``evaluate``: the test part's forecasts, the baselines (``ets`` and ``ar`` listed), the files and plot.
+  ``preparation`` is the rest of fit (reading, preprocessing, windows, saving, and ``choice``:
+  choosing the forecast on the validation part, which fits the baselines there);
+* ``evaluate``: the test part's forecasts, the baselines, the files and plot;
+* ``ets``, ``ar``, ``mstl``: the baselines, summed over both parts (``calls``: one a part), the first
+  call with its import (statsmodels for ETS and MSTL).
 
 Minor page faults count pages the kernel had to map afresh: memory the allocator had handed back to
 the system and asked for again. ``--profile`` adds cProfile's top functions per job. Run it with
@@ -131,6 +133,13 @@ def run_job(name: str, frame, config, profile: bool, fit_only: bool = False) -> 
     phases.wrap(trainer_module.Trainer, "_checkpoint", "checkpoints")
     phases.wrap(baselines, "ets_forecast", "ets")
     phases.wrap(baselines, "ar_forecast", "ar")
+    try:
+        from lstmkit.tasks.forecast import candidates
+    except ImportError:  # an older checkout (PYTHONPATH=...), from before the choice on validation
+        candidates = None
+    if candidates is not None:
+        phases.wrap(candidates, "choose_forecast", "choice")
+        phases.wrap(candidates, "mstl_forecast", "mstl")
     profiler = cProfile.Profile() if profile else None
     fit, evaluate, total = Meter(), Meter(), Meter()
     try:
@@ -164,12 +173,15 @@ def run_job(name: str, frame, config, profile: bool, fit_only: bool = False) -> 
         setattr(preparation, field, getattr(fit, field) - getattr(m["training"], field))
     print(fit.line("fit"))
     print(preparation.line("  preparation"))
+    if "choice" in m:
+        print(m["choice"].line("    choice"))
     for label in ("training", "steps", "validation", "checkpoints"):
         print(m[label].line(("  " if label == "training" else "    ") + label))
     if not fit_only:
         print(evaluate.line("evaluate"))
-        for label in ("ets", "ar"):
-            print(m[label].line("  " + label))
+    for label in ("ets", "ar", "mstl"):
+        if label in m:
+            print(m[label].line(label))
     print(total.line("total"))
     if profiler:
         for key in ("cumulative", "tottime"):

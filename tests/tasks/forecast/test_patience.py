@@ -9,14 +9,16 @@ from lstmkit.tasks.forecast.config import MIN_PATIENCE
 
 
 def test_patience_epochs_from_the_step_budget():
-    config = ForecastConfig(targets=["y"])  # patience 40 epochs, patience_steps 200
-    assert (config.patience, config.patience_steps, MIN_PATIENCE) == (40, 200, 10)
-    assert config.patience_epochs(2) == 40  # a short series: 100 epochs' worth of steps, capped at 40
-    assert config.patience_epochs(19) == 11  # the weather: ceil(200 / 19)
-    assert config.patience_epochs(8) == 25  # exactly 200 steps
-    assert config.patience_epochs(75) == 10  # a long series: 3 epochs' worth, raised to MIN_PATIENCE
-    assert ForecastConfig(targets=["y"], patience_steps=None).patience_epochs(75) == 40  # epochs only
-    assert ForecastConfig(targets=["y"], patience=5).patience_epochs(75) == 5  # a smaller patience always wins
+    config = ForecastConfig(targets=["y"])  # patience 40 epochs, patience_steps 200, batch 32
+    assert (config.patience, config.patience_steps, config.batch_size, MIN_PATIENCE) == (40, 200, 32, 10)
+    assert config.patience_epochs(50) == 40  # a short series, 2 steps an epoch: 100 epochs' worth, capped at 40
+    assert config.patience_epochs(600) == 11  # the weather: 19 steps an epoch, ceil(200 / 19)
+    assert config.patience_epochs(256) == 25  # 8 steps an epoch: exactly 200 steps
+    assert config.patience_epochs(2400) == 10  # a long series, 75 steps: 3 epochs' worth, raised to MIN_PATIENCE
+    assert config.patience_epochs(1) == 40  # one (partial) batch an epoch
+    assert ForecastConfig(targets=["y"], batch_size=8).patience_epochs(600) == 10  # 75 steps an epoch
+    assert ForecastConfig(targets=["y"], patience_steps=None).patience_epochs(2400) == 40  # epochs only
+    assert ForecastConfig(targets=["y"], patience=5).patience_epochs(2400) == 5  # a smaller patience always wins
 
 
 @pytest.mark.parametrize("bad", [0, -3, True, 2.5])
@@ -33,8 +35,7 @@ def test_fit_stops_the_step_budget_after_the_best_epoch():
     forecaster = Forecaster(config).fit(frame)
     split = forecaster.state.split
     train_windows = split["train"][1] - 8 - 4 + 1  # every origin whose window and horizon lie in training
-    steps = -(-train_windows // 16)
-    expected = -(-200 // steps)
+    expected = -(-200 // -(-train_windows // 16))  # 200 steps' worth of epochs of 16 windows a step
     assert MIN_PATIENCE < expected < 40  # the step budget, neither bound, decides here
     assert split["early_stopping_patience"] == expected
     val = [row["val_loss"] for row in forecaster.history]

@@ -92,13 +92,14 @@ class ForecastConfig(DictConfig):
             raise ConfigError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {self.combine!r}")
         check_cell_options(self)
 
-    def patience_epochs(self, steps_per_epoch: int) -> int:
-        """Epochs early stopping waits without a better validation loss, for ``steps_per_epoch`` optimiser
-        steps an epoch: ``min(patience, max(MIN_PATIENCE, ceil(patience_steps / steps_per_epoch)))``."""
+    def patience_epochs(self, train_windows: int) -> int:
+        """Epochs early stopping waits without a better validation loss when training on ``train_windows``
+        windows, i.e. S = ceil(train_windows / batch_size) optimiser steps an epoch:
+        ``min(patience, max(MIN_PATIENCE, ceil(patience_steps / S)))``; ``patience`` without a step budget."""
         if self.patience_steps is None:
             return self.patience
-        by_steps = -(-self.patience_steps // max(1, steps_per_epoch))
-        return min(self.patience, max(MIN_PATIENCE, by_steps))
+        steps_per_epoch = max(1, -(-train_windows // self.batch_size))
+        return min(self.patience, max(MIN_PATIENCE, -(-self.patience_steps // steps_per_epoch)))
 
     def split(self, n: int):
         """The train / validation / test rows of an ``n``-row table (:class:`lstmkit.data.Split` of
