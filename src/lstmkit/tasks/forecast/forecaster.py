@@ -21,11 +21,10 @@ How a forecast is made (all of it fitted on the training part only)
    :math:`\hat z_{T+h} = \ell_T + s\,(b_{T+h} + \mathrm{head}([h_T, b]))`. The head starts at zero, so
    training starts from the baseline and early stopping on the validation part (restoring the best
    weights; :meth:`ForecastConfig.patience_epochs` says how long it waits) keeps only corrections that
-   help. For long seasons (m > 24: daily data with a yearly
-   cycle) the baseline is a single noisy value a season ago rather than an average of whole cycles;
-   there it is only an input of the head, :math:`\hat z_{T+h} = \ell_T + s\,\mathrm{head}([h_T, b])`
-   (``baseline_residual``; on the Seattle weather this lowered test MASE from 0.735 to 0.717, mean of
-   three seeds).
+   help. For long seasons (m > 24: daily data with a yearly cycle) the baseline is a single noisy value
+   a season ago rather than an average of whole cycles; there it is only an input of the head,
+   :math:`\hat z_{T+h} = \ell_T + s\,\mathrm{head}([h_T, b])` (``baseline_residual``; on the Seattle
+   weather this lowered test MASE from 0.735 to 0.717, mean of three seeds).
 5. **Ensemble.** ``ensemble`` independently initialised members are trained side by side (their losses
    summed, so each gets its own gradients); the forecast is their mean. On a hundred points this
    removes most of the seed-to-seed variance.
