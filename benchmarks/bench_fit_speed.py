@@ -22,31 +22,30 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 t_import = time.process_time()
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
 from lstmkit.data.datasets import load_dataset  # noqa: E402
-from lstmkit.metrics.forecast import mase_scale  # noqa: E402
+from lstmkit.metrics.forecast import forecast_metrics, mase_scale  # noqa: E402
+from lstmkit.runtime import set_num_threads  # noqa: E402
 from lstmkit.tasks.forecast import ForecastConfig, Forecaster  # noqa: E402
 
-LSTMKIT_IMPORT = time.process_time() - t_import
+IMPORT_SECONDS = time.process_time() - t_import
+sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark's data, also under run_all.py's runpy
+import bench_first_try  # noqa: E402
 
 
 def weather():
-    frame = load_dataset("seattle_weather")
-    return frame, ForecastConfig(targets=["temp_max"], time_column="date"), 365
+    return load_dataset("seattle_weather"), ForecastConfig(targets=["temp_max"], time_column="date")
 
 
 def taylor():
-    import pmdarima.datasets
-
-    demand = pmdarima.datasets.load_taylor(as_series=True).to_numpy(dtype=float)
-    frame = pd.DataFrame({"time": pd.date_range("2000-06-05", periods=len(demand), freq="30min"), "demand": demand})
-    return frame, ForecastConfig(targets=["demand"], time_column="time", horizon=48, season=336), 336
+    frame, config, _ = bench_first_try.taylor()  # horizon 48, season 336
+    return frame, config
 
 
 SETS = {"weather": weather, "taylor": taylor}
@@ -68,11 +67,13 @@ def run_lstmkit(frame, config, seed):
     start = clock()
     result = forecaster.evaluate(frame)
     evaluate = since(start)
+    state = forecaster.state
     return {"fit": fit, "evaluate": evaluate, "mase": result["model"]["mase"], "windows": result["split"]["test_windows"],
-            "epochs": len(forecaster.history), "W": forecaster.state.input_width, "K": forecaster.state.horizon}
+            "epochs": len(forecaster.history), "W": state.input_width, "K": state.horizon, "season": state.season}
 
 
-def run_darts(frame, config, seed, width, horizon, season):
+def run_darts(frame, config, seed, width, horizon, season, windows):
+    """Darts' RNNModel on the same split; ``windows``: how many test windows lstmkit scored (checked)."""
     from darts import TimeSeries
     from darts.dataprocessing.transformers import Scaler
     from darts.models import RNNModel
@@ -95,11 +96,15 @@ def run_darts(frame, config, seed, width, horizon, season):
                                            verbose=False)
     pred = np.stack([scaler.inverse_transform(f).values()[:, 0] for f in forecasts])  # (windows, K)
     evaluate = since(start)
+    # The first forecast starts at test_start and the last ends at the last row: lstmkit's test windows.
+    if len(pred) != windows or forecasts[0].start_time() != test_start:
+        raise RuntimeError(f"Darts forecast {len(pred)} windows from row {forecasts[0].start_time()}, lstmkit "
+                           f"{windows} from row {test_start}: not the same windows")
     origins = test_start + np.arange(len(pred))
     truth = values[origins[:, None] + np.arange(horizon)[None, :]]
-    scale = mase_scale(values[:split.train.stop, None], season)[0]
-    return {"fit": fit, "evaluate": evaluate, "mase": float(np.abs(truth - pred).mean() / scale), "windows": len(pred),
-            "epochs": 100}
+    scale = mase_scale(values[:split.train.stop, None], season)
+    mase = forecast_metrics(truth[..., None], pred[..., None], scale)["mase"]
+    return {"fit": fit, "evaluate": evaluate, "mase": mase, "windows": len(pred), "epochs": 100}
 
 
 def main(argv=None) -> None:
@@ -108,27 +113,27 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--no-darts", action="store_true", help="measure lstmkit alone")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    darts = not args.no_darts
-    if darts:
+    set_num_threads(1)  # torch's threads and NumPy's BLAS threads
+    use_darts = not args.no_darts
+    if use_darts:
         start = clock()
         try:
             import darts.models  # noqa: F401
-        except ImportError:
-            print("Darts is not installed here (pip install darts): lstmkit alone")
-            darts = False
+        except Exception as error:  # not installed, or an install that does not import: measure lstmkit alone
+            print(f"Darts does not import here ({type(error).__name__}: {error}; pip install darts): lstmkit alone")
+            use_darts = False
         else:
-            print(f"imports: torch, pandas and lstmkit {LSTMKIT_IMPORT:.1f} s CPU, then Darts {since(start)[0]:.1f} s CPU")
-        torch.set_num_threads(1)  # in case an import changed it
+            print(f"imports: torch, NumPy and lstmkit {IMPORT_SECONDS:.1f} s CPU, then Darts {since(start)[0]:.1f} s CPU")
+        set_num_threads(1)  # in case an import changed it
     print(f"{'set':8} {'seed':>4} {'who':8} {'fit cpu':>8} {'fit wall':>8} {'eval cpu':>8} {'epochs':>6} {'windows':>7} {'MASE':>7}")
     summary = {}
     for name in args.sets:
-        frame, config, season = SETS[name]()
+        frame, config = SETS[name]()
         for seed in args.seeds:
             ours = run_lstmkit(frame, config, seed)
             rows = {"lstmkit": ours}
-            if darts:
-                rows["Darts"] = run_darts(frame, config, seed, ours["W"], ours["K"], season)
+            if use_darts:
+                rows["Darts"] = run_darts(frame, config, seed, ours["W"], ours["K"], ours["season"], ours["windows"])
             for who, r in rows.items():
                 summary.setdefault((name, who), []).append(r)
                 print(f"{name:8} {seed:>4} {who:8} {r['fit'][0]:8.1f} {r['fit'][1]:8.1f} {r['evaluate'][0]:8.1f} "

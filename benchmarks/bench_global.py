@@ -3,7 +3,7 @@
     python benchmarks/bench_global.py                       # M3 monthly, Tourism monthly and quarterly
     python benchmarks/bench_global.py --sets m3-monthly --epochs 8
     python benchmarks/bench_global.py --no-ets             # without the ETS baseline (0.3 s of CPU a series)
-    python benchmarks/bench_global.py --no-per-series      # without the single-series forecaster (1-3.5 s a series)
+    python benchmarks/bench_global.py --no-per-series      # without the single-series forecaster (1-3 s a series)
 
 Protocol: each series' last h values are its test part (the competition's split, ``--test-last h``);
 sMAPE (M3's), MASE (scaled on the training part) and OWA against Naive2 per series, averaged over
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ets", action="store_true", help="leave the ETS baseline out (0.1-0.2 s of CPU a series and fit)")
     parser.add_argument("--no-per-series", action="store_true",
-                        help="leave out the single-series forecaster trained on every series alone (1-3.5 s of CPU a "
+                        help="leave out the single-series forecaster trained on every series alone (1-3 s of CPU a "
                              "series: 26 minutes on M3 monthly)")
     # 1 by default: with another job on one of 2 cores, 2 threads ran an epoch >40x slower (spinning)
     parser.add_argument("--threads", type=int, default=1)

@@ -63,11 +63,12 @@ def jobs(epochs: int | None, changes: dict | None = None):
     from lstmkit.data.datasets import load_dataset
     from lstmkit.tasks.forecast import ForecastConfig
 
-    extra = {**(changes or {}), **({} if epochs is None else {"epochs": epochs})}
+    extra = {**(changes or {}), **({} if epochs is None else {"epochs": epochs})}  # over each job's own fields
+    demo = dict(targets=["temp_max"], time_column="date")
+    halfhourly = dict(targets=["demand"], time_column="time", input_width=96, horizon=48, season=336)
     return {
-        "demo": (load_dataset("seattle_weather"), ForecastConfig(targets=["temp_max"], time_column="date", **extra)),
-        "halfhourly": (half_hourly_series(), ForecastConfig(targets=["demand"], time_column="time", input_width=96,
-                                                            horizon=48, season=336, **extra)),
+        "demo": (load_dataset("seattle_weather"), ForecastConfig(**{**demo, **extra})),
+        "halfhourly": (half_hourly_series(), ForecastConfig(**{**halfhourly, **extra})),
     }
 
 

@@ -3,6 +3,7 @@ the check every config's ``__post_init__`` makes of its counts (:func:`check_pos
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from lstmkit.errors import ConfigError
 
@@ -14,6 +15,10 @@ class DictConfig:
     it does not know, so a typo in a saved or hand-edited config.json fails loudly instead of vanishing.
     """
 
+    #: Values for fields that a config saved by an older lstmkit lacks, where a new config's default
+    #: would change what the saved run does (a resumed run must go on as it started).
+    saved_defaults: ClassVar[dict] = {}
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -24,6 +29,12 @@ class DictConfig:
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown fields {unknown}; known fields: {sorted(known)}")
         return cls(**values)
+
+    @classmethod
+    def from_saved(cls, values: dict):
+        """:meth:`from_dict` of a config read back from a run directory: the fields it lacks take
+        ``saved_defaults`` before the dataclass defaults."""
+        return cls.from_dict({**cls.saved_defaults, **values})
 
 
 def check_positive_ints(config, names, *, optional: bool = False) -> None:

@@ -139,7 +139,7 @@ class Application:
             hint = f"; train one with `{cls.train_command}`" if cls.train_command else ""
             raise ModelFileError(f"{directory} does not hold {cls.description} (its config.json has {what}){hint}")
         try:
-            config = cls.config_class.from_dict(task)
+            config = cls.config_class.from_saved(task)
         except (ConfigError, TypeError) as error:
             raise ModelFileError(f"{directory}/config.json: the task section does not fit this lstmkit version: "
                                  f"{error}") from None

@@ -1,4 +1,6 @@
 """Early stopping's patience in optimiser steps: how many epochs the forecaster waits, and that it stops there."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,3 +43,20 @@ def test_fit_stops_the_step_budget_after_the_best_epoch():
     val = [row["val_loss"] for row in forecaster.history]
     best_epoch = int(np.argmin(val)) + 1
     assert len(forecaster.history) == best_epoch + expected < config.epochs
+
+
+def test_a_run_saved_before_the_step_budget_keeps_its_rule(tmp_path):
+    """A config.json without patience_steps (lstmkit before it) loads as None, so a resumed run goes on
+    waiting `patience` epochs as it started; a run saved now keeps its budget."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"y": 10 + rng.normal(0, 1, 120)})
+    config = ForecastConfig(targets=["y"], horizon=4, input_width=8, ensemble=1, hidden_size=4, epochs=2,
+                            combine="lstm")
+    Forecaster(config).fit(frame).save(tmp_path)
+    assert Forecaster.read_run_config(tmp_path)[0].patience_steps == 200
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["task"]["patience_steps"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old, _ = Forecaster.read_run_config(tmp_path)
+    assert old.patience_steps is None and old.patience_epochs(2400) == old.patience == 40
+    assert ForecastConfig.from_dict({"targets": ["y"]}).patience_steps == 200  # a new config: the default

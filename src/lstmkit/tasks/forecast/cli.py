@@ -106,7 +106,7 @@ def _add_global_options(parser) -> None:
     parser.add_argument("--per-series-baseline", action="store_true", default=False,
                         help="with --id-column or --wide: also train the single-series forecaster on every series "
                              "alone (its defaults, same split) as a baseline, to see what one global model adds; "
-                             "1-3.5 s of CPU a series")
+                             "1-3 s of CPU a series")
 
 
 def _add_data_options(parser) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lstmkit.config import DictConfig, check_positive_ints
 from lstmkit.errors import ConfigError
@@ -67,6 +68,8 @@ class ForecastConfig(DictConfig):
     seed: int = 0
     # "auto": CUDA when available, else CPU. Bit-for-bit resume is guaranteed on CPU only.
     device: str = "auto"
+    # Runs saved before patience_steps existed waited `patience` epochs whatever the length.
+    saved_defaults: ClassVar[dict] = {"patience_steps": None}
 
     def __post_init__(self) -> None:
         if isinstance(self.targets, str):
@@ -131,7 +134,9 @@ class ForecastState(DictConfig):
     target_scale: list[float]  # per target: s, the training part's mean absolute one-step change (transformed)
     feature_scaler: dict | None  # StandardScaler.to_dict() of the features, None without features
     time_column: str | None
-    split: dict  # {"rows": n, "train": [0, a], "val": [a, b], "test": [b, n]}
+    # {"rows": n, "train": [0, a], "val": [a, b], "test": [b, n], "early_stopping": [rows it watched],
+    #  "early_stopping_patience": epochs it waited (ForecastConfig.patience_epochs), ...}
+    split: dict
     # Why season, horizon and input width took their values (a sentence each); runs saved before this
     # field existed load with none.
     reasons: dict = field(default_factory=dict)

@@ -75,7 +75,7 @@ class GlobalConfig(DictConfig):
     ets_baseline: bool = True
     # The single-series forecaster (lstmkit forecast train on one series, its defaults) fitted to every
     # series alone on the same split, as the baselines "per_series" (its forecast) and "per_series_lstm"
-    # (its LSTM alone): what one global model adds. 1-3.5 s of CPU a series (26 minutes for M3 monthly,
+    # (its LSTM alone): what one global model adds. 1-3 s of CPU a series (26 minutes for M3 monthly,
     # 11 times the global network's training), so only when asked (lstmkit.tasks.forecast.per_series).
     per_series_baseline: bool = False
     epochs: int = 60
