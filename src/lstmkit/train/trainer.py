@@ -587,7 +587,7 @@ def resume(
     are then replaced by the checkpoint's), ``config`` to its ``"train"`` section.
     """
     if config is None:
-        config = TrainConfig.from_dict(read_config(run_dir)["train"])
+        config = TrainConfig.from_saved(read_config(run_dir)["train"])
     if model is None:
         model = load_model(run_dir).train()
     return fit(model, train_data, val_data, loss_fn=loss_fn, config=config, metrics=metrics,

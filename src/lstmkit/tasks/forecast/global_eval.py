@@ -225,4 +225,3 @@ def plot(path: Path, histories: dict, forecasts: pd.DataFrame, result: dict) -> 
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
-

@@ -71,4 +71,3 @@ def per_series_forecasts(series: list[Series], K: int, m: int, *, transform: str
     logger.info("per-series forecaster: %d series in %.0f s of CPU", len(series), seconds)
     facts = {"fitted": len(series) - len(too_short), "too_short": too_short, "cpu_seconds": seconds}
     return {"per_series": chosen, "per_series_lstm": alone}, facts
-
